@@ -1,0 +1,383 @@
+//! The daemon's configuration as typed values. Loading (figment: defaults ← files ← env ←
+//! flags) lives in the binary crate; this module owns the shape, the defaults and validation.
+//!
+//! Every struct denies unknown fields so a misspelt key stops start-up with its name.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub nats: NatsConfig,
+    pub pool: PoolConfig,
+    pub wire: WireConfig,
+    pub query: QueryConfig,
+    pub gateway: GatewayConfig,
+    pub supervisor: SupervisorConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// PostgreSQL URL; the database is created on start if it does not exist.
+    pub url: String,
+    /// Apply the migrations on `serve` (otherwise only `rolodex migrate` does).
+    pub migrate_on_start: bool,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "postgres://postgres@127.0.0.1:5432/rolodex".into(),
+            migrate_on_start: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NatsConfig {
+    /// NATS server URL (comma-separated for several).
+    pub url: String,
+    /// Subject prefix: `<prefix>.contacts.search`, ... Different prefixes never share anything.
+    pub prefix: String,
+    /// Queue group of the service endpoints; instances in one group share the load.
+    pub queue_group: String,
+    /// Name the client gives itself to the server (`nats server report connections`).
+    pub client_name: String,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            url: "nats://127.0.0.1:4222".into(),
+            prefix: "rolodex".into(),
+            queue_group: "rolodex".into(),
+            client_name: "rolodex".into(),
+        }
+    }
+}
+
+/// The PostgreSQL pool (DESIGN §6). Names follow the seed's `DATABASE_POOL_*` variables.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolConfig {
+    /// Connections kept open and warm.
+    pub size: u32,
+    /// Extra connections opened under load; they close after `idle_secs` unused.
+    pub max_overflow: u32,
+    /// Seconds to wait for a lease before the request fails with 503.
+    pub timeout_secs: u64,
+    /// Seconds after which a connection is closed and replaced.
+    pub recycle_secs: u64,
+    /// Check a connection is alive before handing it out.
+    pub pre_ping: bool,
+    /// Seconds an overflow connection may stay idle before it closes.
+    pub idle_secs: u64,
+    /// How many connections each class of work may hold at once.
+    pub rations: Rations,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            size: 25,
+            max_overflow: 50,
+            timeout_secs: 30,
+            recycle_secs: 1800,
+            pre_ping: true,
+            idle_secs: 600,
+            rations: Rations::default(),
+        }
+    }
+}
+
+impl PoolConfig {
+    /// The most connections the pool ever opens.
+    pub fn max_connections(&self) -> u32 {
+        self.size + self.max_overflow
+    }
+}
+
+/// Maximum concurrent leases per class of work. Interactive searches get the largest share so
+/// that a burst of imports or exports can never take every connection.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rations {
+    pub interactive: u32,
+    pub ingest: u32,
+    pub jobs: u32,
+}
+
+impl Default for Rations {
+    fn default() -> Self {
+        Self {
+            interactive: 45,
+            ingest: 15,
+            jobs: 15,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WireConfig {
+    /// Largest request body accepted, as received (compressed or not).
+    pub max_request_bytes: usize,
+    /// Largest body a compressed request may expand to (a zstd bomb gets 413).
+    pub max_decompressed_bytes: usize,
+    /// Replies larger than this are compressed when the caller accepts zstd.
+    pub compress_threshold_bytes: usize,
+    /// zstd level for replies (1 is fastest; 3 is zstd's default).
+    pub zstd_level: i32,
+}
+
+impl Default for WireConfig {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: 1024 * 1024,
+            max_decompressed_bytes: 8 * 1024 * 1024,
+            compress_threshold_bytes: 1024,
+            zstd_level: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryConfig {
+    /// Page size when a request gives none.
+    pub default_limit: u32,
+    /// Largest page size.
+    pub max_limit: u32,
+    /// Largest `offset`; deeper pages must use the cursor.
+    pub max_offset: u64,
+    /// Most conditions in one request, groups included.
+    pub max_filters: usize,
+    /// Longest `in` / `any` list.
+    pub max_list_len: usize,
+    /// Deepest nesting of `any_of` / `not` groups.
+    pub max_depth: usize,
+    /// Secret that signs cursors; empty means a random one per process (cursors then do not
+    /// survive a restart nor cross instances; set it when running more than one).
+    pub cursor_secret: String,
+    /// Whether `explain: true` is honoured.
+    pub allow_explain: bool,
+    /// statement_timeout of interactive queries, in milliseconds.
+    pub interactive_timeout_ms: u64,
+    /// Rows fetched per round trip when streaming large results.
+    pub stream_batch: u32,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        Self {
+            default_limit: 25,
+            max_limit: 1000,
+            max_offset: 10_000,
+            max_filters: 64,
+            max_list_len: 1000,
+            max_depth: 4,
+            cursor_secret: String::new(),
+            allow_explain: true,
+            interactive_timeout_ms: 15_000,
+            stream_batch: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// Requests handled at once by this instance; more get 429 at once rather than queueing.
+    pub max_in_flight: usize,
+    /// Seconds a request may take end to end before the caller gets 408.
+    pub request_timeout_secs: u64,
+    /// Seconds `serve` waits for in-flight requests to finish on shutdown.
+    pub drain_secs: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 4096,
+            request_timeout_secs: 35,
+            drain_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupervisorConfig {
+    /// Restarts allowed within `window_secs` before the supervisor gives up and stops serve.
+    pub max_restarts: u32,
+    pub window_secs: u64,
+    /// First restart delay; doubles per restart inside the window.
+    pub backoff_ms: u64,
+    /// Longest restart delay.
+    pub max_backoff_ms: u64,
+}
+
+impl Default for SupervisorConfig {
+    fn default() -> Self {
+        Self {
+            max_restarts: 5,
+            window_secs: 60,
+            backoff_ms: 50,
+            max_backoff_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `pretty` for a terminal, `json` for a log collector.
+    pub format: LogFormat,
+    /// tracing filter, e.g. `info` or `rolodex=debug,sqlx=warn`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl Config {
+    /// Every problem with the configuration, each naming its key. Empty when valid.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut check = |ok: bool, key: &str, why: &str| {
+            if !ok {
+                out.push(format!("`{key}`: {why}"));
+            }
+        };
+        check(
+            self.database.url.starts_with("postgres://")
+                || self.database.url.starts_with("postgresql://"),
+            "database.url",
+            "must be a postgres:// URL",
+        );
+        check(
+            self.nats.url.contains("://") || !self.nats.url.is_empty(),
+            "nats.url",
+            "must not be empty",
+        );
+        check(
+            is_subject_token_path(&self.nats.prefix),
+            "nats.prefix",
+            "must be dot-separated tokens of letters, digits, '-' or '_'",
+        );
+        check(
+            !self.nats.queue_group.is_empty(),
+            "nats.queue_group",
+            "must not be empty",
+        );
+        check(self.pool.size >= 1, "pool.size", "must be at least 1");
+        check(
+            self.pool.timeout_secs >= 1,
+            "pool.timeout_secs",
+            "must be at least 1",
+        );
+        let r = &self.pool.rations;
+        for (key, value) in [
+            ("pool.rations.interactive", r.interactive),
+            ("pool.rations.ingest", r.ingest),
+            ("pool.rations.jobs", r.jobs),
+        ] {
+            check(value >= 1, key, "must be at least 1");
+            check(
+                value <= self.pool.max_connections(),
+                key,
+                "must not exceed pool.size + pool.max_overflow",
+            );
+        }
+        check(
+            self.wire.max_request_bytes >= 1024,
+            "wire.max_request_bytes",
+            "must be at least 1024",
+        );
+        check(
+            self.wire.max_decompressed_bytes >= self.wire.max_request_bytes,
+            "wire.max_decompressed_bytes",
+            "must be at least wire.max_request_bytes",
+        );
+        check(
+            (1..=19).contains(&self.wire.zstd_level),
+            "wire.zstd_level",
+            "must be between 1 and 19",
+        );
+        check(
+            self.query.default_limit >= 1 && self.query.default_limit <= self.query.max_limit,
+            "query.default_limit",
+            "must be between 1 and query.max_limit",
+        );
+        check(
+            (1..=5000).contains(&self.query.stream_batch),
+            "query.stream_batch",
+            "must be between 1 and 5000",
+        );
+        check(
+            self.query.max_depth >= 1,
+            "query.max_depth",
+            "must be at least 1",
+        );
+        check(
+            self.gateway.max_in_flight >= 1,
+            "gateway.max_in_flight",
+            "must be at least 1",
+        );
+        check(
+            self.supervisor.max_restarts >= 1,
+            "supervisor.max_restarts",
+            "must be at least 1",
+        );
+        out
+    }
+}
+
+fn is_subject_token_path(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|t| {
+            !t.is_empty()
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_the_contract() {
+        let c = Config::default();
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        assert_eq!(c.pool.max_connections(), 75);
+        assert_eq!(c.nats.prefix, "rolodex");
+    }
+
+    #[test]
+    fn problems_name_every_bad_key() {
+        let mut c = Config::default();
+        c.nats.prefix = "a b".into();
+        c.pool.rations.jobs = 0;
+        let problems = c.problems();
+        assert!(problems.iter().any(|p| p.contains("nats.prefix")));
+        assert!(problems.iter().any(|p| p.contains("pool.rations.jobs")));
+    }
+}

@@ -1,0 +1,23 @@
+//! The Rolodex engine: every actor of the supervision tree, each in its own folder as a pure
+//! `core` (no I/O, unit-tested directly) plus a thin ractor `actor` shell that owns state,
+//! mailbox and lifecycle. The `rolodex` binary crate wires them together.
+//!
+//! Map (see ARCHITECTURE.md for the invariants):
+//! - [`wire`]: the request/reply codec (MessagePack, JSON, zstd, error bodies).
+//! - [`model`]: entities and request shapes as they travel on the wire.
+//! - [`planner`]: filters → SQL plans, executed on a pool lease.
+//! - [`pool`]: the PostgreSQL connections, rationed between classes of work.
+//! - [`gateway`]: the NATS micro service endpoints.
+//! - [`supervisor`]: the root supervisor and its restart policy.
+
+pub mod config;
+pub mod error;
+pub mod gateway;
+pub mod model;
+pub mod planner;
+pub mod pool;
+pub mod supervisor;
+pub mod wire;
+
+pub use config::Config;
+pub use error::ApiError;

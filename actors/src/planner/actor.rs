@@ -1,0 +1,238 @@
+//! The planner shell: a mailbox that hands each request to its own task, and a typed handle.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::rpc::CallResult;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde::Serialize;
+use sqlx::Row as _;
+use uuid::Uuid;
+
+use super::core::datum::Row;
+use super::core::fields::Entity;
+use super::core::Planner;
+use super::exec;
+use crate::error::ApiError;
+use crate::model::{
+    CountMode, CountReply, CountRequest, ExplainReply, FacetValue, FacetsReply, FacetsRequest,
+    Page, SearchRequest,
+};
+use crate::pool::{Class, Pool};
+
+/// What the planner answers with; serialises as the bare reply body.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Page(Page),
+    Explain(ExplainReply),
+    Count(CountReply),
+    Facets(FacetsReply),
+    One(Row),
+}
+
+type Reply = RpcReplyPort<Result<Answer, ApiError>>;
+
+pub enum PlannerMsg {
+    Search(Entity, Box<SearchRequest>, Reply),
+    Count(Entity, CountRequest, Reply),
+    Facets(Entity, FacetsRequest, Reply),
+    Get(Entity, Uuid, Reply),
+}
+
+/// What the planner needs; kept by the supervisor so a restart gets the same pool.
+#[derive(Clone)]
+pub struct PlannerArgs {
+    pub pool: Pool,
+    pub planner: Arc<Planner>,
+}
+
+pub struct PlannerActor;
+
+impl Actor for PlannerActor {
+    type Msg = PlannerMsg;
+    type State = PlannerArgs;
+    type Arguments = PlannerArgs;
+
+    async fn pre_start(
+        &self,
+        _me: ActorRef<PlannerMsg>,
+        args: PlannerArgs,
+    ) -> Result<PlannerArgs, ActorProcessingErr> {
+        Ok(args)
+    }
+
+    async fn handle(
+        &self,
+        _me: ActorRef<PlannerMsg>,
+        msg: PlannerMsg,
+        state: &mut PlannerArgs,
+    ) -> Result<(), ActorProcessingErr> {
+        // The mailbox only dispatches: each request waits for its lease and rows in its own
+        // task, so one slow query never holds up the next request.
+        let state = state.clone();
+        tokio::spawn(async move {
+            let (result, reply) = match msg {
+                PlannerMsg::Search(entity, req, reply) => {
+                    (search(&state, entity, &req).await, reply)
+                }
+                PlannerMsg::Count(entity, req, reply) => (count(&state, entity, &req).await, reply),
+                PlannerMsg::Facets(entity, req, reply) => {
+                    (facets(&state, entity, &req).await, reply)
+                }
+                PlannerMsg::Get(entity, uuid, reply) => (get(&state, entity, uuid).await, reply),
+            };
+            if reply.send(result).is_err() {
+                tracing::debug!("Caller went away before the planner answered.");
+            }
+        });
+        Ok(())
+    }
+}
+
+async fn search(s: &PlannerArgs, entity: Entity, req: &SearchRequest) -> Result<Answer, ApiError> {
+    let plan = s.planner.search(entity, req)?;
+    if req.explain {
+        return Ok(Answer::Explain(s.planner.explain(&plan.page)?));
+    }
+    let mut lease = s.pool.lease(Class::Interactive).await?;
+    let rows = exec::fetch_all(&mut lease, &plan.page.sql).await?;
+    let limit = plan.limit as usize;
+    let next_cursor = match rows.get(limit) {
+        // One row past the page exists, so the page's last row is where the next one starts.
+        Some(_) => {
+            let last = &rows[limit - 1];
+            let first_key = plan.page.columns.len();
+            let keys = plan
+                .page
+                .sort
+                .iter()
+                .enumerate()
+                .map(|(i, k)| exec::decode(last, first_key + i, k.kind))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(exec::db_error)?;
+            Some(s.planner.next_cursor(&plan, &keys))
+        }
+        None => None,
+    };
+    let items = rows
+        .iter()
+        .take(limit)
+        .map(|r| exec::row(entity, &plan.page.columns, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let total = match &plan.total {
+        Some(sql) => Some(count_rows(&exec::fetch_all(&mut lease, sql).await?)?),
+        None => None,
+    };
+    Ok(Answer::Page(Page {
+        items,
+        next_cursor,
+        total,
+    }))
+}
+
+fn count_rows(rows: &[sqlx::postgres::PgRow]) -> Result<u64, ApiError> {
+    let n: i64 = rows
+        .first()
+        .ok_or_else(|| ApiError::Internal("count returned no row".into()))?
+        .try_get(0)
+        .map_err(exec::db_error)?;
+    Ok(n.max(0) as u64)
+}
+
+async fn count(s: &PlannerArgs, entity: Entity, req: &CountRequest) -> Result<Answer, ApiError> {
+    let sql = s.planner.count(entity, req)?;
+    let mut lease = s.pool.lease(Class::Interactive).await?;
+    let rows = exec::fetch_all(&mut lease, &sql).await?;
+    let count = match req.mode {
+        CountMode::Exact => count_rows(&rows)?,
+        CountMode::Estimated => {
+            let plan: serde_json::Value = rows
+                .first()
+                .ok_or_else(|| ApiError::Internal("EXPLAIN returned no row".into()))?
+                .try_get(0)
+                .map_err(exec::db_error)?;
+            plan[0]["Plan"]["Plan Rows"]
+                .as_f64()
+                .unwrap_or(0.0)
+                .max(0.0)
+                .round() as u64
+        }
+    };
+    Ok(Answer::Count(CountReply {
+        count,
+        mode: req.mode,
+    }))
+}
+
+async fn facets(s: &PlannerArgs, entity: Entity, req: &FacetsRequest) -> Result<Answer, ApiError> {
+    let (sql, fields) = s.planner.facets(entity, req)?;
+    let mut lease = s.pool.lease(Class::Interactive).await?;
+    let rows = exec::fetch_all(&mut lease, &sql).await?;
+    let mut facets: BTreeMap<String, Vec<FacetValue>> =
+        req.facets.iter().map(|f| (f.clone(), Vec::new())).collect();
+    for row in rows {
+        let (i, value, n): (i32, String, i64) = (
+            row.try_get(0).map_err(exec::db_error)?,
+            row.try_get(1).map_err(exec::db_error)?,
+            row.try_get(2).map_err(exec::db_error)?,
+        );
+        let name = fields
+            .get(i as usize)
+            .and_then(|f| f.scope(entity))
+            .ok_or_else(|| ApiError::Internal("facet index out of range".into()))?;
+        if let Some(values) = facets.get_mut(name) {
+            values.push(FacetValue {
+                value,
+                count: n.max(0) as u64,
+            });
+        }
+    }
+    Ok(Answer::Facets(FacetsReply { facets }))
+}
+
+async fn get(s: &PlannerArgs, entity: Entity, uuid: Uuid) -> Result<Answer, ApiError> {
+    let (sql, columns) = super::core::sql::get(entity, uuid);
+    let mut lease = s.pool.lease(Class::Interactive).await?;
+    let rows = exec::fetch_all(&mut lease, &sql).await?;
+    match rows.first() {
+        Some(r) => Ok(Answer::One(exec::row(entity, &columns, r)?)),
+        None => Err(ApiError::NotFound {
+            entity: entity.singular().into(),
+            key: uuid.to_string(),
+        }),
+    }
+}
+
+/// A typed way to reach the planner by its registered name, surviving its restarts.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    name: String,
+}
+
+impl Handle {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into() }
+    }
+
+    pub async fn ask(
+        &self,
+        build: impl FnOnce(Reply) -> PlannerMsg,
+        deadline: Duration,
+    ) -> Result<Answer, ApiError> {
+        let actor: ActorRef<PlannerMsg> = ractor::registry::where_is(self.name.clone())
+            .ok_or_else(|| ApiError::Unavailable("the planner is restarting; retry".into()))?
+            .into();
+        match actor.call(build, Some(deadline)).await {
+            Ok(CallResult::Success(answer)) => answer,
+            Ok(CallResult::Timeout) => Err(ApiError::Timeout(format!(
+                "no answer within {} ms",
+                deadline.as_millis()
+            ))),
+            Ok(CallResult::SenderError) | Err(_) => Err(ApiError::Unavailable(
+                "the planner stopped while handling the request; retry".into(),
+            )),
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Running plans through sqlx: binding [`Datum`]s and decoding rows by the whitelist's kinds.
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::{Arguments, PgConnection, Row as _};
+use uuid::Uuid;
+
+use super::core::datum::{Datum, Row};
+use super::core::fields::{Entity, Field, Kind};
+use super::core::sql::Sql;
+use crate::error::ApiError;
+
+/// Bind every value of a statement, in `$n` order.
+pub fn arguments(binds: &[Datum]) -> Result<PgArguments, ApiError> {
+    let mut args = PgArguments::default();
+    for d in binds {
+        let added = match d {
+            Datum::Null => args.add(None::<String>),
+            Datum::Bool(v) => args.add(*v),
+            Datum::Int(v) => args.add(*v),
+            Datum::BigInt(v) => args.add(*v),
+            Datum::Float(v) => args.add(*v),
+            Datum::Text(v) => args.add(v.as_str()),
+            Datum::Timestamp(v) => args.add(*v),
+            Datum::Uuid(v) => args.add(*v),
+            Datum::TextArray(v) => args.add(v.as_slice()),
+            Datum::IntArray(v) => args.add(v.as_slice()),
+            Datum::UuidArray(v) => args.add(v.as_slice()),
+            Datum::TimestampArray(v) => args.add(v.as_slice()),
+        };
+        added.map_err(|e| ApiError::Internal(format!("cannot bind a value: {e}")))?;
+    }
+    Ok(args)
+}
+
+/// Run a statement and collect its rows.
+pub async fn fetch_all(conn: &mut PgConnection, sql: &Sql) -> Result<Vec<PgRow>, ApiError> {
+    let args = arguments(&sql.binds)?;
+    sqlx::query_with(&sql.text, args)
+        .fetch(conn)
+        .try_collect()
+        .await
+        .map_err(db_error)
+}
+
+/// Decode one column by its kind.
+pub fn decode(row: &PgRow, index: usize, kind: Kind) -> Result<Datum, sqlx::Error> {
+    fn opt<T>(v: Option<T>, f: impl FnOnce(T) -> Datum) -> Datum {
+        v.map_or(Datum::Null, f)
+    }
+    Ok(match kind {
+        Kind::Text | Kind::Keyword => opt(row.try_get::<Option<String>, _>(index)?, Datum::Text),
+        Kind::Int => opt(row.try_get::<Option<i32>, _>(index)?, Datum::Int),
+        Kind::BigInt => opt(row.try_get::<Option<i64>, _>(index)?, Datum::BigInt),
+        Kind::Real => opt(row.try_get::<Option<f32>, _>(index)?, Datum::Float),
+        Kind::Timestamp => opt(
+            row.try_get::<Option<DateTime<Utc>>, _>(index)?,
+            Datum::Timestamp,
+        ),
+        Kind::Uuid => opt(row.try_get::<Option<Uuid>, _>(index)?, Datum::Uuid),
+        Kind::TextArray => opt(
+            row.try_get::<Option<Vec<String>>, _>(index)?,
+            Datum::TextArray,
+        ),
+    })
+}
+
+/// Decode the projected columns of a row.
+pub fn row(entity: Entity, columns: &[&'static Field], pg: &PgRow) -> Result<Row, ApiError> {
+    let cells = columns
+        .iter()
+        .enumerate()
+        .map(|(i, f)| decode(pg, i, f.kind).map(|d| (*f, d)))
+        .collect::<Result<_, _>>()
+        .map_err(db_error)?;
+    Ok(Row { entity, cells })
+}
+
+/// The one place a database error becomes a caller's error: timeouts and lost connections are
+/// retryable conditions, everything else is internal (the SQL and values never leak).
+pub fn db_error(e: sqlx::Error) -> ApiError {
+    match &e {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("57014") => {
+            ApiError::Timeout("the query ran past its statement timeout".into())
+        }
+        sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::PoolTimedOut => {
+            ApiError::Unavailable(format!("PostgreSQL: {e}"))
+        }
+        _ => {
+            tracing::error!(error = %e, "Query failed.");
+            ApiError::Internal("the query failed; see the server log".into())
+        }
+    }
+}

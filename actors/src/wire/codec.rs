@@ -1,0 +1,311 @@
+//! Content negotiation, bounded decompression and (de)serialisation.
+
+use std::io::Read;
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::config::WireConfig;
+use crate::error::ApiError;
+
+/// The header values of a request that matter to the codec.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RequestMeta<'a> {
+    pub content_type: Option<&'a str>,
+    pub content_encoding: Option<&'a str>,
+    pub accept_encoding: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentType {
+    MsgPack,
+    Json,
+}
+
+impl ContentType {
+    pub fn mime(self) -> &'static str {
+        match self {
+            Self::MsgPack => super::headers::MSGPACK,
+            Self::Json => super::headers::JSON,
+        }
+    }
+}
+
+/// What the reply must look like, decided from the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Negotiated {
+    pub content_type: ContentType,
+    /// The caller accepts zstd (said so, or sent zstd itself).
+    pub accepts_zstd: bool,
+}
+
+impl Default for Negotiated {
+    fn default() -> Self {
+        Self {
+            content_type: ContentType::MsgPack,
+            accepts_zstd: false,
+        }
+    }
+}
+
+/// A reply body and the headers that describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    pub zstd: bool,
+}
+
+/// The codec with its limits.
+#[derive(Debug, Clone)]
+pub struct Codec {
+    limits: WireConfig,
+}
+
+impl Codec {
+    pub fn new(limits: WireConfig) -> Self {
+        Self { limits }
+    }
+
+    pub fn limits(&self) -> &WireConfig {
+        &self.limits
+    }
+
+    /// Decide the reply's shape from the request's headers and first byte. Never fails, so
+    /// even a request that cannot be decoded gets its error in a format the caller reads.
+    pub fn negotiate(&self, meta: RequestMeta<'_>, body: &[u8]) -> Negotiated {
+        let compressed = meta.content_encoding.is_some_and(is_zstd);
+        let content_type = match meta.content_type.map(str::trim) {
+            Some(ct) if ct.starts_with(super::headers::JSON) => ContentType::Json,
+            Some(_) => ContentType::MsgPack,
+            // A MessagePack map never begins with `{` (0x7b is a positive fixint).
+            None if !compressed && body.trim_ascii_start().first() == Some(&b'{') => {
+                ContentType::Json
+            }
+            None => ContentType::MsgPack,
+        };
+        Negotiated {
+            content_type,
+            accepts_zstd: compressed || meta.accept_encoding.is_some_and(accepts_zstd),
+        }
+    }
+
+    /// Decode a request body: size check, bounded decompression, then MessagePack or JSON.
+    pub fn decode<T: DeserializeOwned>(
+        &self,
+        meta: RequestMeta<'_>,
+        negotiated: Negotiated,
+        body: &[u8],
+    ) -> Result<T, ApiError> {
+        if body.len() > self.limits.max_request_bytes {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "body of {} bytes exceeds {} bytes",
+                body.len(),
+                self.limits.max_request_bytes
+            )));
+        }
+        let plain;
+        let body = match meta.content_encoding {
+            Some(enc) if is_zstd(enc) => {
+                plain = decompress_bounded(body, self.limits.max_decompressed_bytes)?;
+                &plain[..]
+            }
+            Some(enc) if !enc.trim().is_empty() && !enc.trim().eq_ignore_ascii_case("identity") => {
+                return Err(ApiError::MalformedBody(format!(
+                    "unsupported Content-Encoding `{enc}` (use zstd or none)"
+                )))
+            }
+            _ => body,
+        };
+        decode_body(negotiated.content_type, body)
+    }
+
+    /// Encode a reply in the negotiated format, compressing when asked and worth it.
+    pub fn encode<T: Serialize>(
+        &self,
+        negotiated: Negotiated,
+        value: &T,
+    ) -> Result<Encoded, ApiError> {
+        let raw = encode_body(negotiated.content_type, value)?;
+        let zstd = negotiated.accepts_zstd && raw.len() > self.limits.compress_threshold_bytes;
+        let body = if zstd {
+            zstd::bulk::compress(&raw, self.limits.zstd_level)
+                .map_err(|e| ApiError::Internal(format!("zstd compression failed: {e}")))?
+        } else {
+            raw
+        };
+        Ok(Encoded {
+            body,
+            content_type: negotiated.content_type.mime(),
+            zstd,
+        })
+    }
+}
+
+fn is_zstd(value: &str) -> bool {
+    value.trim().eq_ignore_ascii_case(super::headers::ZSTD)
+}
+
+fn accepts_zstd(value: &str) -> bool {
+    value
+        .split(',')
+        .any(|part| is_zstd(part.split(';').next().unwrap_or_default()))
+}
+
+/// Decompress a zstd body, refusing to produce more than `max` bytes. Memory stays bounded
+/// whatever the frame header claims: output grows only as bytes actually decode.
+pub fn decompress_bounded(body: &[u8], max: usize) -> Result<Vec<u8>, ApiError> {
+    let decoder = zstd::stream::read::Decoder::new(body)
+        .map_err(|e| ApiError::MalformedBody(format!("bad zstd stream: {e}")))?;
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max));
+    decoder
+        .take(max as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| ApiError::MalformedBody(format!("bad zstd stream: {e}")))?;
+    if out.len() > max {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "body decompresses to more than {max} bytes"
+        )));
+    }
+    Ok(out)
+}
+
+/// Deserialize a body of a known content type. MessagePack is read human-readable, so uuids and
+/// timestamps are strings exactly as in JSON.
+pub fn decode_body<T: DeserializeOwned>(
+    content_type: ContentType,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    match content_type {
+        ContentType::Json => serde_json::from_slice(body)
+            .map_err(|e| ApiError::MalformedBody(format!("invalid JSON: {e}"))),
+        ContentType::MsgPack => {
+            let mut de = rmp_serde::Deserializer::from_read_ref(body).with_human_readable();
+            T::deserialize(&mut de)
+                .map_err(|e| ApiError::MalformedBody(format!("invalid MessagePack: {e}")))
+        }
+    }
+}
+
+/// Serialize a value as a struct-map, human-readable MessagePack or as JSON.
+pub fn encode_body<T: Serialize>(
+    content_type: ContentType,
+    value: &T,
+) -> Result<Vec<u8>, ApiError> {
+    match content_type {
+        ContentType::Json => serde_json::to_vec(value)
+            .map_err(|e| ApiError::Internal(format!("JSON encoding failed: {e}"))),
+        ContentType::MsgPack => {
+            let mut buf = Vec::with_capacity(256);
+            let mut ser = rmp_serde::Serializer::new(&mut buf)
+                .with_struct_map()
+                .with_human_readable();
+            value
+                .serialize(&mut ser)
+                .map_err(|e| ApiError::Internal(format!("MessagePack encoding failed: {e}")))?;
+            Ok(buf)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    struct Probe {
+        name: String,
+        id: uuid::Uuid,
+    }
+
+    fn codec() -> Codec {
+        Codec::new(WireConfig::default())
+    }
+
+    fn probe() -> Probe {
+        Probe {
+            name: "x".repeat(2000),
+            id: uuid::Uuid::nil(),
+        }
+    }
+
+    #[test]
+    fn a_body_starting_with_a_brace_and_no_content_type_is_json() {
+        let n = codec().negotiate(RequestMeta::default(), b" {\"a\":1}");
+        assert_eq!(n.content_type, ContentType::Json);
+        let packed = encode_body(ContentType::MsgPack, &probe()).unwrap();
+        let n = codec().negotiate(RequestMeta::default(), &packed);
+        assert_eq!(n.content_type, ContentType::MsgPack);
+    }
+
+    #[test]
+    fn msgpack_uses_named_fields_and_string_uuids() {
+        let packed = encode_body(ContentType::MsgPack, &probe()).unwrap();
+        let generic: serde_json::Value = rmp_serde::from_slice(&packed).unwrap();
+        assert_eq!(generic["id"], "00000000-0000-0000-0000-000000000000");
+        let back: Probe = decode_body(ContentType::MsgPack, &packed).unwrap();
+        assert_eq!(back, probe());
+    }
+
+    #[test]
+    fn replies_compress_only_when_accepted_and_large() {
+        let c = codec();
+        let meta = RequestMeta {
+            accept_encoding: Some("gzip, zstd"),
+            ..Default::default()
+        };
+        let n = c.negotiate(meta, b"{}");
+        let big = c.encode(n, &probe()).unwrap();
+        assert!(big.zstd);
+        let small = c.encode(n, &"tiny").unwrap();
+        assert!(!small.zstd);
+        let not_asked = c.encode(Negotiated::default(), &probe()).unwrap();
+        assert!(!not_asked.zstd);
+    }
+
+    #[test]
+    fn a_zstd_bomb_is_413_not_out_of_memory() {
+        let bomb = zstd::bulk::compress(&vec![0u8; 64 * 1024 * 1024], 19).unwrap();
+        assert!(bomb.len() < 1024 * 1024);
+        let c = codec();
+        let meta = RequestMeta {
+            content_encoding: Some("zstd"),
+            ..Default::default()
+        };
+        let n = c.negotiate(meta, &bomb);
+        let err = c.decode::<Probe>(meta, n, &bomb).unwrap_err();
+        assert_eq!(err.status(), 413);
+    }
+
+    #[test]
+    fn garbage_gets_400_with_the_format_named() {
+        let c = codec();
+        let n = c.negotiate(RequestMeta::default(), b"{nope");
+        let err = c
+            .decode::<Probe>(RequestMeta::default(), n, b"{nope")
+            .unwrap_err();
+        assert_eq!(err.code(), "malformed_body");
+        assert!(err.to_string().contains("JSON"));
+        let meta = RequestMeta {
+            content_encoding: Some("zstd"),
+            ..Default::default()
+        };
+        let err = c
+            .decode::<Probe>(meta, c.negotiate(meta, b"xx"), b"not zstd")
+            .unwrap_err();
+        assert!(err.to_string().contains("zstd"));
+    }
+
+    #[test]
+    fn oversized_bodies_are_413() {
+        let c = codec();
+        let body = vec![b' '; 2 * 1024 * 1024];
+        let n = c.negotiate(RequestMeta::default(), &body);
+        assert_eq!(
+            c.decode::<Probe>(RequestMeta::default(), n, &body)
+                .unwrap_err()
+                .status(),
+            413
+        );
+    }
+}

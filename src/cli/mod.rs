@@ -1,0 +1,6 @@
+//! The `rolodex` command line: serve, migrate, config, req.
+
+pub mod args;
+pub mod req;
+
+pub use args::{Cli, Command};

@@ -1,0 +1,90 @@
+//! The `rolodex` binary: parse the command line, load the configuration, run the command.
+
+use clap::Parser;
+use rolodex::cli::{Cli, Command};
+use rolodex::config::Sources;
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(run(cli)).unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        1
+    });
+    std::process::exit(code);
+}
+
+async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let sources: Sources = cli.config.sources();
+    let config = match sources.load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(2);
+        }
+    };
+    // Only the daemon logs at the configured level; client commands keep stdout for answers.
+    let mut log = config.log.clone();
+    if !matches!(cli.command, Command::Serve) && std::env::var_os("RUST_LOG").is_none() {
+        log.level = "warn".into();
+    }
+    rolodex::telemetry::init(&log);
+    match &cli.command {
+        Command::Serve => {
+            rolodex::serve(config, shutdown_signal()).await?;
+            Ok(0)
+        }
+        Command::Migrate => {
+            rolodex::db::ensure_database(&config.database.url).await?;
+            let pool = sqlx::PgPool::connect(&config.database.url).await?;
+            rolodex::db::MIGRATOR.run(&pool).await?;
+            println!(
+                "Migrations applied to {}.",
+                rolodex::config::redact("database.url", config.database.url.clone())
+            );
+            Ok(0)
+        }
+        Command::Config => {
+            let fig = sources.figment()?;
+            for (key, value, from) in rolodex::config::explain(&fig, &config) {
+                println!("{key} = {value}    # {from}");
+            }
+            Ok(0)
+        }
+        Command::Req(args) => rolodex::cli::req::run(&config, args).await,
+    }
+}
+
+/// Completes on the first SIGINT or SIGTERM; a second one exits at once.
+async fn shutdown_signal() {
+    wait_for_signal().await;
+    tokio::spawn(async {
+        wait_for_signal().await;
+        eprintln!("Second signal: exiting now.");
+        std::process::exit(130);
+    });
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
