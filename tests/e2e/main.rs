@@ -1,1 +1,7 @@
+//! Black-box tests over the real NATS and PostgreSQL: one binary (it links once, which matters
+//! on 2 cores), one module per capability.
 
+mod harness;
+
+mod service;
+mod wire;

@@ -424,8 +424,17 @@ mod tests {
         )
         .unwrap();
         let conds = g.conds();
-        assert_eq!(conds[0].value, Datum::Text("%50\\%\\_off\\\\%".into()));
-        assert_eq!(conds[1].value, Datum::Int(5));
+        let value = |column: &str| {
+            conds
+                .iter()
+                .find(|c| c.field.column == column)
+                .map(|c| c.value.clone())
+        };
+        assert_eq!(
+            value("first_name"),
+            Some(Datum::Text("%50\\%\\_off\\\\%".into()))
+        );
+        assert_eq!(value("employees_count"), Some(Datum::Int(5)));
         assert_eq!(
             err(json!({"company.employees_count": {"gte": "5"}})).code(),
             "invalid_value"
