@@ -4,4 +4,5 @@
 mod harness;
 
 mod service;
+mod tidy;
 mod wire;

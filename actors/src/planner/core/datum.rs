@@ -72,12 +72,15 @@ impl Serialize for Plain<'_> {
     }
 }
 
+/// One value of a row, with the field it belongs to.
+pub type Cell = (&'static Field, Datum);
+
 /// A result row: values in projection order. Serialises as a map with related tables nested
 /// (`company`, `metadata`, `company_metadata`), and nulls left out to keep pages small.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub entity: Entity,
-    pub cells: Vec<(&'static Field, Datum)>,
+    pub cells: Vec<Cell>,
 }
 
 impl Row {
@@ -102,7 +105,7 @@ fn nest_key(entity: Entity, table: Table) -> Option<&'static str> {
     }
 }
 
-struct Group<'a>(&'a [(&'static Field, Datum)]);
+struct Group<'a>(&'a [Cell]);
 
 impl Serialize for Group<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -118,15 +121,11 @@ impl Serialize for Group<'_> {
 impl Serialize for Row {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         // Cells arrive grouped by table (the projection is built in whitelist order).
-        let mut groups: Vec<(Option<&'static str>, &[(&'static Field, Datum)])> = Vec::new();
-        let mut start = 0;
-        for i in 1..=self.cells.len() {
-            if i == self.cells.len() || self.cells[i].0.table != self.cells[start].0.table {
-                let key = nest_key(self.entity, self.cells[start].0.table);
-                groups.push((key, &self.cells[start..i]));
-                start = i;
-            }
-        }
+        let groups: Vec<(Option<&'static str>, &[Cell])> = self
+            .cells
+            .chunk_by(|a, b| a.0.table == b.0.table)
+            .map(|cells| (nest_key(self.entity, cells[0].0.table), cells))
+            .collect();
         let top: Vec<_> = groups
             .iter()
             .filter(|(k, _)| k.is_none())
