@@ -7,6 +7,9 @@ pub mod fields;
 pub mod filter;
 pub mod sql;
 
+#[cfg(test)]
+mod snapshots;
+
 use serde_json::{json, Value};
 
 use crate::config::QueryConfig;
