@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use async_nats::HeaderMap;
+use bytes::Bytes;
 use rolodex_actors::error::ErrorBody;
 use rolodex_actors::wire::codec::{decode_body, decompress_bounded, encode_body};
 use rolodex_actors::wire::{headers, ContentType};
@@ -138,4 +139,63 @@ pub async fn request(
         .timeout(Some(timeout));
     let msg = client.send_request(subject.to_owned(), req).await?;
     decode_reply(&msg)
+}
+
+/// How a stream ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSummary {
+    pub count: u64,
+    pub chunks: u64,
+}
+
+/// Run a stream request: `on_chunk` gets each chunk's items; each chunk is acknowledged after
+/// `on_chunk` returns, which is what paces the server (see docs/requests.md, Stream).
+pub async fn stream(
+    client: &async_nats::Client,
+    subject: &str,
+    body: &Value,
+    format: Format,
+    idle_timeout: Duration,
+    mut on_chunk: impl FnMut(Vec<Value>),
+) -> Result<Result<StreamSummary, (u16, ErrorBody)>, ClientError> {
+    use futures::StreamExt;
+    let (h, bytes) = encode_request(body, format, None)?;
+    let inbox = client.new_inbox();
+    let mut sub = client
+        .subscribe(inbox.clone())
+        .await
+        .map_err(|e| ClientError::Decode(e.to_string()))?;
+    client
+        .publish_with_reply_and_headers(subject.to_owned(), inbox, h, bytes.into())
+        .await
+        .map_err(|e| ClientError::Decode(e.to_string()))?;
+    loop {
+        let msg = match tokio::time::timeout(idle_timeout, sub.next()).await {
+            Ok(Some(msg)) => msg,
+            _ => return Err(ClientError::Decode("the stream went silent".into())),
+        };
+        let reply = decode_reply(&msg)?;
+        if let Some(err) = reply.error {
+            return Ok(Err(err));
+        }
+        match reply.header("Rolodex-Stream") {
+            Some("chunk") => {
+                let items = reply.body["items"].as_array().cloned().unwrap_or_default();
+                on_chunk(items);
+                if let Some(ack) = msg.reply {
+                    client
+                        .publish(ack, Bytes::new())
+                        .await
+                        .map_err(|e| ClientError::Decode(e.to_string()))?;
+                }
+            }
+            Some("end") => {
+                return Ok(Ok(StreamSummary {
+                    count: reply.body["count"].as_u64().unwrap_or_default(),
+                    chunks: reply.body["chunks"].as_u64().unwrap_or_default(),
+                }))
+            }
+            _ => return Err(ClientError::Decode("not a stream message".into())),
+        }
+    }
 }

@@ -178,6 +178,8 @@ fn children(config: &Config, pool: &Pool, client: &async_nats::Client) -> Vec<Bo
         max_in_flight: config.gateway.max_in_flight,
         deadline: Duration::from_secs(config.gateway.request_timeout_secs),
         drain: Duration::from_secs(config.gateway.drain_secs),
+        stream_window: config.query.stream_window as usize,
+        stream_ack_timeout: Duration::from_secs(config.query.stream_ack_timeout_secs),
         identity: ServiceIdentity {
             name: SERVICE_NAME.into(),
             id: uuid::Uuid::new_v4().simple().to_string(),

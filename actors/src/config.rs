@@ -167,8 +167,12 @@ pub struct QueryConfig {
     pub allow_explain: bool,
     /// statement_timeout of interactive queries, in milliseconds.
     pub interactive_timeout_ms: u64,
-    /// Rows fetched per round trip when streaming large results.
+    /// Rows fetched per round trip when streaming large results (at most 5,000).
     pub stream_batch: u32,
+    /// Stream chunks a client may leave unacknowledged before the server waits.
+    pub stream_window: u32,
+    /// Seconds the server waits for a stream client's ack before giving up on it.
+    pub stream_ack_timeout_secs: u64,
 }
 
 impl Default for QueryConfig {
@@ -184,6 +188,8 @@ impl Default for QueryConfig {
             allow_explain: true,
             interactive_timeout_ms: 15_000,
             stream_batch: 5_000,
+            stream_window: 2,
+            stream_ack_timeout_secs: 30,
         }
     }
 }
@@ -326,6 +332,11 @@ impl Config {
             (1..=5000).contains(&self.query.stream_batch),
             "query.stream_batch",
             "must be between 1 and 5000",
+        );
+        check(
+            (1..=64).contains(&self.query.stream_window),
+            "query.stream_window",
+            "must be between 1 and 64",
         );
         check(
             self.query.max_depth >= 1,

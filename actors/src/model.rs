@@ -51,6 +51,33 @@ fn default_dir() -> Dir {
     Dir::Asc
 }
 
+/// `rolodex.{contacts,companies}.stream`: every match, in chunks (see docs/requests.md).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamRequest {
+    pub filters: Value,
+    pub q: Option<String>,
+    pub sort: Vec<SortSpec>,
+    pub fields: Option<Vec<String>>,
+}
+
+/// One chunk of a stream: at most 5,000 rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamChunk<'a> {
+    pub seq: u64,
+    pub items: &'a [Row],
+}
+
+/// The last message of a stream.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StreamEnd {
+    pub end: bool,
+    /// Rows sent in all.
+    pub count: u64,
+    /// Chunks sent.
+    pub chunks: u64,
+}
+
 /// `rolodex.{contacts,companies}.count`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]

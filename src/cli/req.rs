@@ -29,6 +29,9 @@ pub async fn run(config: &Config, args: &ReqArgs) -> anyhow::Result<i32> {
         Format::MsgPackZstd
     };
     let nats = crate::connect_nats(config).await?;
+    if args.subject.ends_with(".stream") {
+        return stream(&nats, args, &body, format).await;
+    }
     let started = Instant::now();
     let reply = client::request(
         &nats,
@@ -73,6 +76,32 @@ pub async fn run(config: &Config, args: &ReqArgs) -> anyhow::Result<i32> {
             if !body.details.is_null() {
                 eprintln!("details: {}", body.details);
             }
+            Ok(1)
+        }
+    }
+}
+
+/// A stream prints one JSON line per row, then the summary on standard error.
+async fn stream(
+    nats: &async_nats::Client,
+    args: &ReqArgs,
+    body: &serde_json::Value,
+    format: Format,
+) -> anyhow::Result<i32> {
+    let timeout = Duration::from_secs(args.timeout);
+    let outcome = client::stream(nats, &args.subject, body, format, timeout, |items| {
+        for item in items {
+            println!("{item}");
+        }
+    })
+    .await?;
+    match outcome {
+        Ok(summary) => {
+            eprintln!("{} rows in {} chunks", summary.count, summary.chunks);
+            Ok(0)
+        }
+        Err((status, body)) => {
+            eprintln!("error {status} {}: {}", body.code, body.message);
             Ok(1)
         }
     }

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod query;
 mod service;
 mod tidy;
 mod wire;

@@ -26,6 +26,8 @@ pub struct GatewayArgs {
     pub max_in_flight: usize,
     pub deadline: Duration,
     pub drain: Duration,
+    pub stream_window: usize,
+    pub stream_ack_timeout: Duration,
     pub identity: ServiceIdentity,
     /// Per-endpoint counters, created once so they survive restarts of the gateway.
     pub stats: Arc<Vec<(Route, Arc<EndpointStats>)>>,
@@ -69,6 +71,8 @@ impl Actor for GatewayActor {
             planner: args.planner.clone(),
             in_flight: Arc::new(Semaphore::new(args.max_in_flight)),
             deadline: args.deadline,
+            stream_window: args.stream_window,
+            stream_ack_timeout: args.stream_ack_timeout,
         });
         let (stop, stopped) = watch::channel(false);
         let mut intake = Vec::new();

@@ -15,18 +15,21 @@ pub enum Route {
     Count(Entity),
     Facets(Entity),
     Get(Entity),
+    Stream(Entity),
 }
 
 impl Route {
-    pub const ALL: [Route; 8] = [
+    pub const ALL: [Route; 10] = [
         Route::Search(Entity::Contacts),
         Route::Count(Entity::Contacts),
         Route::Facets(Entity::Contacts),
         Route::Get(Entity::Contacts),
+        Route::Stream(Entity::Contacts),
         Route::Search(Entity::Companies),
         Route::Count(Entity::Companies),
         Route::Facets(Entity::Companies),
         Route::Get(Entity::Companies),
+        Route::Stream(Entity::Companies),
     ];
 
     /// The subject after the prefix, e.g. `contacts.search`.
@@ -36,6 +39,7 @@ impl Route {
             Route::Count(e) => (e, "count"),
             Route::Facets(e) => (e, "facets"),
             Route::Get(e) => (e, "get"),
+            Route::Stream(e) => (e, "stream"),
         };
         let entity = match entity {
             Entity::Contacts => "contacts",

@@ -14,6 +14,7 @@
 mod actor;
 pub mod core;
 mod request;
+mod stream;
 
 pub use actor::{GatewayActor, GatewayArgs, GatewayMsg};
 pub use core::{EndpointStats, Route, ServiceIdentity};

@@ -22,6 +22,8 @@ pub(super) struct Ctx {
     pub planner: Handle,
     pub in_flight: Arc<Semaphore>,
     pub deadline: Duration,
+    pub stream_window: usize,
+    pub stream_ack_timeout: Duration,
 }
 
 fn header<'a>(h: Option<&'a HeaderMap>, name: &str) -> Option<&'a str> {
@@ -35,7 +37,7 @@ pub(super) async fn handle(ctx: Arc<Ctx>, route: Route, stats: Arc<EndpointStats
     let user = header(h, headers::USER).unwrap_or("-").to_owned();
     let request_id = header(h, headers::REQUEST_ID).unwrap_or("-").to_owned();
     let span = tracing::debug_span!("request", subject = %msg.subject, user = %user, request_id = %request_id);
-    async move {
+    async {
         let meta = RequestMeta {
             content_type: header(h, headers::CONTENT_TYPE),
             content_encoding: header(h, headers::CONTENT_ENCODING),
@@ -43,10 +45,26 @@ pub(super) async fn handle(ctx: Arc<Ctx>, route: Route, stats: Arc<EndpointStats
         };
         let negotiated = ctx.codec.negotiate(meta, &msg.payload);
         let result = match ctx.in_flight.clone().try_acquire_owned() {
-            Ok(_permit) => answer(&ctx, route, meta, negotiated, &msg.payload).await,
+            Ok(_permit) => match route {
+                // A stream sends its own messages; only an error is left to reply with.
+                Route::Stream(e) => super::stream::run(&ctx, e, meta, negotiated, &msg)
+                    .await
+                    .map(|()| None),
+                _ => answer(&ctx, route, meta, negotiated, &msg.payload)
+                    .await
+                    .map(Some),
+            },
             Err(_) => Err(ApiError::Overloaded(
                 "too many requests in flight on this instance; retry shortly".into(),
             )),
+        };
+        let result = match result {
+            Ok(None) => {
+                stats.record(started.elapsed().as_nanos() as u64, None);
+                return;
+            }
+            Ok(Some(answer)) => Ok(answer),
+            Err(e) => Err(e),
         };
         let error = result.as_ref().err().map(|e| e.to_string());
         if let Some(e) = &error {
@@ -102,6 +120,7 @@ async fn answer(
                 .map_err(|_| ApiError::invalid("uuid", "expected a UUID"))?;
             planner.ask(|r| PlannerMsg::Get(e, uuid, r), deadline).await
         }
+        Route::Stream(_) => Err(ApiError::Internal("streams are not single answers".into())),
     }
 }
 

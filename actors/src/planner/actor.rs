@@ -8,6 +8,7 @@ use ractor::rpc::CallResult;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::Serialize;
 use sqlx::Row as _;
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::core::datum::Row;
@@ -15,6 +16,7 @@ use super::core::fields::Entity;
 use super::core::Planner;
 use super::exec;
 use crate::error::ApiError;
+use crate::model::StreamRequest;
 use crate::model::{
     CountMode, CountReply, CountRequest, ExplainReply, FacetValue, FacetsReply, FacetsRequest,
     Page, SearchRequest,
@@ -34,8 +36,18 @@ pub enum Answer {
 
 type Reply = RpcReplyPort<Result<Answer, ApiError>>;
 
+/// What a stream's producer hands the gateway, one at a time through a bounded channel.
+#[derive(Debug)]
+pub enum StreamItem {
+    Rows(Vec<Row>),
+    Done(u64),
+    Failed(ApiError),
+}
+
 pub enum PlannerMsg {
     Search(Entity, Box<SearchRequest>, Reply),
+    /// Produce every match into the channel; its capacity is the flow control.
+    Stream(Entity, Box<StreamRequest>, mpsc::Sender<StreamItem>),
     Count(Entity, CountRequest, Reply),
     Facets(Entity, FacetsRequest, Reply),
     Get(Entity, Uuid, Reply),
@@ -74,6 +86,9 @@ impl Actor for PlannerActor {
         let state = state.clone();
         tokio::spawn(async move {
             let (result, reply) = match msg {
+                PlannerMsg::Stream(entity, req, sink) => {
+                    return stream(&state, entity, &req, sink).await
+                }
                 PlannerMsg::Search(entity, req, reply) => {
                     (search(&state, entity, &req).await, reply)
                 }
@@ -130,6 +145,69 @@ async fn search(s: &PlannerArgs, entity: Entity, req: &SearchRequest) -> Result<
         next_cursor,
         total,
     }))
+}
+
+/// Fetch batch after batch by keyset, releasing the lease between batches, and hand each to
+/// the sink; a full sink (a slow client) pauses the fetching, a dropped one stops it.
+async fn stream(
+    s: &PlannerArgs,
+    entity: Entity,
+    req: &StreamRequest,
+    sink: mpsc::Sender<StreamItem>,
+) {
+    let mut after = None;
+    let mut count = 0u64;
+    loop {
+        let batch = match next_batch(s, entity, req, after.take()).await {
+            Ok(batch) => batch,
+            Err(e) => {
+                let _ = sink.send(StreamItem::Failed(e)).await;
+                return;
+            }
+        };
+        let (rows, next) = batch;
+        count += rows.len() as u64;
+        if !rows.is_empty() && sink.send(StreamItem::Rows(rows)).await.is_err() {
+            tracing::debug!("Stream consumer went away.");
+            return;
+        }
+        match next {
+            Some(keys) => after = Some(keys),
+            None => break,
+        }
+    }
+    let _ = sink.send(StreamItem::Done(count)).await;
+}
+
+/// One batch and, when it was full, the sort key to continue after.
+async fn next_batch(
+    s: &PlannerArgs,
+    entity: Entity,
+    req: &StreamRequest,
+    after: Option<Vec<super::core::datum::Datum>>,
+) -> Result<(Vec<Row>, Option<Vec<super::core::datum::Datum>>), ApiError> {
+    let plan = s.planner.stream_batch(entity, req, after)?;
+    let pg_rows = {
+        let mut lease = s.pool.lease(Class::Interactive).await?;
+        exec::fetch_all(&mut lease, &plan.sql).await?
+    };
+    let full = pg_rows.len() as u32 >= s.planner.config().stream_batch;
+    let next = match pg_rows.last() {
+        Some(last) if full => Some(
+            plan.sort
+                .iter()
+                .enumerate()
+                .map(|(i, k)| exec::decode(last, plan.columns.len() + i, k.kind))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(exec::db_error)?,
+        ),
+        _ => None,
+    };
+    let rows = pg_rows
+        .iter()
+        .map(|r| exec::row(entity, &plan.columns, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((rows, next))
 }
 
 fn count_rows(rows: &[sqlx::postgres::PgRow]) -> Result<u64, ApiError> {
@@ -234,5 +312,22 @@ impl Handle {
                 "the planner stopped while handling the request; retry".into(),
             )),
         }
+    }
+
+    /// Start a stream; its rows arrive on the returned receiver.
+    pub fn stream(
+        &self,
+        entity: Entity,
+        req: StreamRequest,
+        capacity: usize,
+    ) -> Result<mpsc::Receiver<StreamItem>, ApiError> {
+        let actor: ActorRef<PlannerMsg> = ractor::registry::where_is(self.name.clone())
+            .ok_or_else(|| ApiError::Unavailable("the planner is restarting; retry".into()))?
+            .into();
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        actor
+            .cast(PlannerMsg::Stream(entity, Box::new(req), tx))
+            .map_err(|_| ApiError::Unavailable("the planner is restarting; retry".into()))?;
+        Ok(rx)
     }
 }

@@ -10,4 +10,4 @@ mod actor;
 pub mod core;
 mod exec;
 
-pub use actor::{Answer, Handle, PlannerActor, PlannerArgs, PlannerMsg};
+pub use actor::{Answer, Handle, PlannerActor, PlannerArgs, PlannerMsg, StreamItem};

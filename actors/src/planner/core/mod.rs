@@ -14,7 +14,10 @@ use serde_json::{json, Value};
 
 use crate::config::QueryConfig;
 use crate::error::ApiError;
-use crate::model::{BindView, CountRequest, ExplainReply, FacetsRequest, Rank, SearchRequest};
+use crate::model::{
+    BindView, CountRequest, ExplainReply, FacetsRequest, Rank, SearchRequest, SortSpec,
+    StreamRequest,
+};
 use cursor::{CursorCodec, Fingerprint};
 use datum::{Datum, Plain};
 use fields::{Entity, Field, Kind};
@@ -144,7 +147,7 @@ impl Planner {
                 hint: "; page deeper with `cursor` (each page's `next_cursor`)".into(),
             });
         }
-        let sort = self.sort(entity, req, &m)?;
+        let sort = self.sort(entity, &req.sort, &m)?;
         let columns = self.projection(entity, req.fields.as_deref())?;
         let fingerprint = cursor::fingerprint(&json!({
             "entity": entity,
@@ -177,15 +180,15 @@ impl Planner {
     fn sort(
         &self,
         entity: Entity,
-        req: &SearchRequest,
+        specs: &[SortSpec],
         m: &Matching,
     ) -> Result<Vec<SortKey>, ApiError> {
-        if req.sort.len() > MAX_SORT_KEYS {
+        if specs.len() > MAX_SORT_KEYS {
             return Err(ApiError::limit("number of sort keys", MAX_SORT_KEYS as u64));
         }
-        let mut keys = Vec::with_capacity(req.sort.len() + 2);
+        let mut keys = Vec::with_capacity(specs.len() + 2);
         if let Some(q) = &m.similar {
-            if !req.sort.is_empty() {
+            if !specs.is_empty() {
                 return Err(ApiError::invalid(
                     "sort",
                     "rank: similarity orders by similarity; leave `sort` out",
@@ -204,7 +207,7 @@ impl Planner {
                 table: entity.base(),
             });
         }
-        for spec in &req.sort {
+        for spec in specs {
             let field = entity
                 .field(&spec.field)
                 .ok_or_else(|| ApiError::UnknownField {
@@ -218,14 +221,14 @@ impl Planner {
             }
             keys.push(SortKey::on(entity, field, spec.dir));
         }
-        if req.sort.is_empty() && m.similar.is_none() {
+        if specs.is_empty() && m.similar.is_none() {
             let created = entity
                 .field("created_at")
                 .ok_or_else(|| ApiError::Internal("whitelist lacks created_at".into()))?;
             keys.push(SortKey::on(entity, created, Dir::Desc));
         }
         let last_dir = keys.last().map_or(Dir::Desc, |k| k.dir);
-        if !req.sort.iter().any(|s| s.field == "uuid") {
+        if !specs.iter().any(|s| s.field == "uuid") {
             keys.push(SortKey::uuid(entity, last_dir));
         }
         Ok(keys)
@@ -257,6 +260,27 @@ impl Planner {
         // Whitelist order keeps each table's columns together in the row.
         chosen.sort_by_key(|f| fields::FIELDS.iter().position(|g| std::ptr::eq(g, *f)));
         Ok(chosen)
+    }
+
+    /// One batch of a stream: the same plan as a search page, `batch` rows from just after
+    /// `after` (the previous batch's last sort key), so memory stays constant at any size.
+    pub fn stream_batch(
+        &self,
+        entity: Entity,
+        req: &StreamRequest,
+        after: Option<Vec<Datum>>,
+    ) -> Result<PagePlan, ApiError> {
+        let m = self.matching(entity, &req.filters, req.q.as_deref(), None)?;
+        let sort = self.sort(entity, &req.sort, &m)?;
+        let columns = self.projection(entity, req.fields.as_deref())?;
+        let start = after.map_or(Start::Offset(0), Start::After);
+        Ok(sql::page(
+            &m.query(entity),
+            columns,
+            sort,
+            &start,
+            self.config.stream_batch.saturating_sub(1).max(1),
+        ))
     }
 
     /// The cursor that continues after a row with these sort-key values.

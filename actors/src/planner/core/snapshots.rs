@@ -27,7 +27,11 @@ fn render(sql: &Sql) -> String {
 fn check(entity: Entity, request: Value, expect: Expect) {
     let req: SearchRequest = serde_json::from_value(request).expect("a search request");
     let plan = planner().search(entity, &req).expect("plans");
-    let mut out = format!("tier: {}\n{}", plan.page.tier.name(), render(&plan.page.sql));
+    let mut out = format!(
+        "tier: {}\n{}",
+        plan.page.tier.name(),
+        render(&plan.page.sql)
+    );
     if let Some(total) = &plan.total {
         out.push_str(&format!("total: {}", render(total)));
     }
@@ -186,7 +190,8 @@ fn free_text_and_similarity() {
 #[test]
 fn cursors_become_keyset_conditions() {
     let p = planner();
-    let first: SearchRequest = serde_json::from_value(json!({"fields": ["uuid"], "limit": 2})).unwrap();
+    let first: SearchRequest =
+        serde_json::from_value(json!({"fields": ["uuid"], "limit": 2})).unwrap();
     let plan = p.search(Entity::Contacts, &first).unwrap();
     let keys = vec![
         super::datum::Datum::Timestamp("2024-02-03T00:00:00Z".parse().unwrap()),
@@ -205,10 +210,18 @@ fn cursors_become_keyset_conditions() {
         "#]],
     );
     // Nullable keys in mixed directions expand into an OR of ties.
-    let sorted: SearchRequest =
-        serde_json::from_value(json!({"fields": ["uuid"], "sort": [{"field": "last_name", "dir": "asc"}]})).unwrap();
+    let sorted: SearchRequest = serde_json::from_value(
+        json!({"fields": ["uuid"], "sort": [{"field": "last_name", "dir": "asc"}]}),
+    )
+    .unwrap();
     let plan = p.search(Entity::Contacts, &sorted).unwrap();
-    let cursor = p.next_cursor(&plan, &[super::datum::Datum::Text("smith".into()), super::datum::Datum::Uuid(uuid::Uuid::nil())]);
+    let cursor = p.next_cursor(
+        &plan,
+        &[
+            super::datum::Datum::Text("smith".into()),
+            super::datum::Datum::Uuid(uuid::Uuid::nil()),
+        ],
+    );
     check(
         Entity::Contacts,
         json!({"fields": ["uuid"], "sort": [{"field": "last_name", "dir": "asc"}], "cursor": cursor}),
@@ -243,6 +256,13 @@ fn injection_strings_only_ever_become_binds() {
         "filters": {"first_name": {"eq": evil}, "company.name": {"contains": evil}, "departments": {"any": [evil]}},
         "q": evil})).unwrap();
     let plan = planner().search(Entity::Contacts, &req).unwrap();
-    assert!(!plan.page.sql.text.contains("DROP"), "{}", plan.page.sql.text);
-    assert!(!plan.page.sql.text.contains('\''), "no literal ever reaches the SQL text");
+    assert!(
+        !plan.page.sql.text.contains("DROP"),
+        "{}",
+        plan.page.sql.text
+    );
+    assert!(
+        !plan.page.sql.text.contains('\''),
+        "no literal ever reaches the SQL text"
+    );
 }

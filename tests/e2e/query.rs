@@ -1,0 +1,462 @@
+//! The filter language over NATS (issue: search that joins only what it needs): every
+//! operator, groups, cursors through a whole result, facets, counts, streams, explain, and
+//! hostile values.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use rolodex::client::{self, Format};
+use serde_json::{json, Value};
+
+use crate::harness::{short, uuids, Instance, SMALL_DATASET};
+
+async fn found(i: &Instance, filters: Value) -> Vec<String> {
+    short(&uuids(
+        &i.ok(
+            "contacts.search",
+            json!({"filters": filters, "fields": ["uuid"]}),
+        )
+        .await,
+    ))
+}
+
+#[tokio::test]
+async fn every_operator_selects_what_it_says() {
+    let i = Instance::start("q_ops").await;
+    i.sql(SMALL_DATASET).await;
+    let cases: Vec<(Value, Vec<&str>)> = vec![
+        (json!({"first_name": {"eq": "JOHN"}}), vec!["1"]),
+        (json!({"first_name": {"ne": "john"}}), vec!["4", "3", "2"]),
+        (
+            json!({"seniority": {"in": ["VP", "director"]}}),
+            vec!["3", "1"],
+        ),
+        (
+            json!({"seniority": {"not_in": ["vp", "director"]}}),
+            vec!["4", "2"],
+        ),
+        (json!({"title": {"contains": "engineer"}}), vec!["3", "2"]),
+        (
+            json!({"title": {"not_contains": "engineer"}}),
+            vec!["4", "1"],
+        ),
+        (json!({"email": {"starts_with": "jo"}}), vec!["2", "1"]),
+        (json!({"email": {"contains": "%"}}), vec![]),
+        (
+            json!({"created_at": {"gt": "2024-02-02T00:00:00Z"}}),
+            vec!["4", "3"],
+        ),
+        (
+            json!({"created_at": {"gte": "2024-02-02T00:00:00Z"}}),
+            vec!["4", "3", "2"],
+        ),
+        (
+            json!({"created_at": {"lt": "2024-02-02T00:00:00Z"}}),
+            vec!["1"],
+        ),
+        (
+            json!({"created_at": {"lte": "2024-02-02T00:00:00Z"}}),
+            vec!["2", "1"],
+        ),
+        (
+            json!({"departments": {"any": ["Research", "Sales"]}}),
+            vec!["4", "3", "1"],
+        ),
+        (
+            json!({"departments": {"all": ["Engineering", "Research"]}}),
+            vec!["3"],
+        ),
+        (json!({"departments": {"none": ["Sales"]}}), vec!["3", "2"]),
+        (json!({"email": {"is_null": true}}), vec!["4"]),
+        (
+            json!({"email_status": {"is_null": false}}),
+            vec!["3", "2", "1"],
+        ),
+        (
+            json!({"company.name": {"contains": "acme"}}),
+            vec!["4", "1"],
+        ),
+        (
+            json!({"company.employees_count": {"gte": 50, "lte": 500}}),
+            vec!["4", "1"],
+        ),
+        (
+            json!({"company.technologies": {"all": ["Kubernetes"]}}),
+            vec!["4", "1"],
+        ),
+        (json!({"company.name": {"is_null": true}}), vec!["3"]),
+        (
+            json!({"company_meta.website": {"contains": "acme"}}),
+            vec!["4", "1"],
+        ),
+        (
+            json!({"contact_meta.country": {"eq": "germany"}}),
+            vec!["1"],
+        ),
+        (
+            json!({"contact_meta.city": {"is_null": true}}),
+            vec!["4", "2"],
+        ),
+        (
+            json!({"company.uuid": {"eq": "00000000-0000-0000-0000-00000000c002"}}),
+            vec!["2"],
+        ),
+    ];
+    for (filters, expected) in cases {
+        let got = found(&i, filters.clone()).await;
+        assert_eq!(got, expected, "{filters}");
+        // The count agrees with the search, through EXISTS instead of joins.
+        let count = i.ok("contacts.count", json!({"filters": filters})).await;
+        assert_eq!(count["count"], expected.len(), "count of {filters}");
+    }
+    i.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn groups_combine_across_tables() {
+    let i = Instance::start("q_groups").await;
+    i.sql(SMALL_DATASET).await;
+    let any = json!({"any_of": [{"seniority": {"eq": "vp"}}, {"company.name": {"eq": "globex"}}]});
+    assert_eq!(found(&i, any).await, ["2", "1"]);
+    let not = json!({"not": {"company.name": {"contains": "acme"}}});
+    assert_eq!(
+        found(&i, not).await,
+        ["3", "2"],
+        "no company counts as not acme"
+    );
+    let nested = json!({"departments": {"any": ["Engineering", "Sales"]},
+                        "not": {"any_of": [{"contact_meta.country": {"eq": "germany"}}, {"email": {"is_null": true}}]}});
+    assert_eq!(found(&i, nested).await, ["3", "2"]);
+    let all_of =
+        json!({"all_of": [{"title": {"contains": "of"}}, {"title": {"not_contains": "sales"}}]});
+    assert_eq!(found(&i, all_of).await, ["3"]);
+    assert_eq!(
+        i.err(
+            "contacts.search",
+            json!({"filters": {"not": {"not": {"not": {"not": {"email": {"is_null": true}}}}}}})
+        )
+        .await,
+        (400, "limit_exceeded".into())
+    );
+    i.stop().await.unwrap();
+}
+
+/// 137 contacts whose created_at repeats (ties broken by uuid), a third without a last name.
+const MANY: &str = "INSERT INTO contacts (uuid, first_name, last_name, created_at)
+    SELECT md5(g::text)::uuid, 'n' || g, CASE WHEN g % 3 = 0 THEN NULL ELSE 'l' || (g % 17) END,
+           '2024-01-01'::timestamptz + (g % 40) * interval '1 hour'
+    FROM generate_series(1, 137) g";
+
+async fn page_through(i: &Instance, base: Value) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut req = base.clone();
+        req["cursor"] = json!(cursor);
+        let page = i.ok("contacts.search", req).await;
+        seen.extend(uuids(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return seen,
+        }
+    }
+}
+
+async fn sql_order(i: &Instance, order: &str) -> Vec<String> {
+    sqlx::query_scalar::<_, uuid::Uuid>(&format!("SELECT uuid FROM contacts c ORDER BY {order}"))
+        .fetch_all(&i.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn cursors_page_through_every_row_exactly_once_in_order() {
+    let i = Instance::start("q_cursor").await;
+    i.sql(MANY).await;
+    let default = page_through(&i, json!({"limit": 10, "fields": ["uuid"]})).await;
+    assert_eq!(default, sql_order(&i, "created_at DESC, uuid DESC").await);
+    let by_name = page_through(
+        &i,
+        json!({"limit": 7, "fields": ["uuid"], "sort": [{"field": "last_name", "dir": "asc"}, {"field": "created_at", "dir": "desc"}]}),
+    )
+    .await;
+    assert_eq!(
+        by_name,
+        sql_order(&i, "lower(last_name) ASC, created_at DESC, uuid DESC").await
+    );
+    let by_name_desc = page_through(
+        &i,
+        json!({"limit": 9, "fields": ["uuid"], "sort": [{"field": "last_name", "dir": "desc"}]}),
+    )
+    .await;
+    assert_eq!(
+        by_name_desc,
+        sql_order(&i, "lower(last_name) DESC, uuid DESC").await
+    );
+    assert_eq!(default.iter().collect::<HashSet<_>>().len(), 137);
+    i.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn tampered_or_reused_cursors_are_400_and_offset_is_bounded() {
+    let i = Instance::start("q_badcursor").await;
+    i.sql(MANY).await;
+    let page = i
+        .ok(
+            "contacts.search",
+            json!({"limit": 5, "filters": {"first_name": {"starts_with": "n"}}}),
+        )
+        .await;
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let mut tampered = cursor.clone().into_bytes();
+    tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let bad = |c: &str, filters: Value| json!({"limit": 5, "cursor": c, "filters": filters});
+    let same = json!({"first_name": {"starts_with": "n"}});
+    assert_eq!(
+        i.err("contacts.search", bad(&tampered, same.clone())).await,
+        (400, "invalid_cursor".into())
+    );
+    assert_eq!(
+        i.err(
+            "contacts.search",
+            bad(&cursor, json!({"first_name": {"starts_with": "x"}}))
+        )
+        .await,
+        (400, "invalid_cursor".into())
+    );
+    assert_eq!(
+        i.err("contacts.search", bad("garbage", same.clone())).await,
+        (400, "invalid_cursor".into())
+    );
+    // The genuine cursor with the same query still works.
+    let next = i.ok("contacts.search", bad(&cursor, same)).await;
+    assert_eq!(next["items"].as_array().unwrap().len(), 5);
+
+    let reply = i.req("contacts.search", json!({"offset": 10_001})).await;
+    let (status, err) = reply.error.unwrap();
+    assert_eq!((status, err.code.as_str()), (400, "limit_exceeded"));
+    assert!(err.message.contains("cursor"), "{}", err.message);
+    let offset = i
+        .ok(
+            "contacts.search",
+            json!({"offset": 130, "fields": ["uuid"]}),
+        )
+        .await;
+    assert_eq!(offset["items"].as_array().unwrap().len(), 7);
+    i.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn facets_count_top_values_with_arrays_unnested() {
+    let i = Instance::start("q_facets").await;
+    i.sql(SMALL_DATASET).await;
+    let f = i
+        .ok("contacts.facets", json!({"facets": ["departments", "seniority", "company.industries", "contact_meta.country"]}))
+        .await;
+    assert_eq!(
+        f["facets"]["departments"],
+        json!([{"value": "Engineering", "count": 2}, {"value": "Sales", "count": 2}, {"value": "Research", "count": 1}])
+    );
+    assert_eq!(
+        f["facets"]["company.industries"],
+        json!([{"value": "Software", "count": 2}, {"value": "Manufacturing", "count": 1}])
+    );
+    assert_eq!(f["facets"]["seniority"].as_array().unwrap().len(), 4);
+    let filtered = i
+        .ok("contacts.facets", json!({"filters": {"company.name": {"contains": "acme"}}, "facets": ["departments"], "size": 1}))
+        .await;
+    assert_eq!(
+        filtered["facets"]["departments"],
+        json!([{"value": "Sales", "count": 2}])
+    );
+    assert_eq!(
+        i.err("contacts.facets", json!({"facets": ["uuid"]})).await,
+        (400, "invalid_value".into())
+    );
+    i.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn exact_and_estimated_counts() {
+    let i = Instance::start("q_count").await;
+    i.sql(MANY).await;
+    i.sql("ANALYZE contacts").await;
+    let exact = i
+        .ok(
+            "contacts.count",
+            json!({"filters": {"last_name": {"is_null": true}}}),
+        )
+        .await;
+    assert_eq!(exact, json!({"count": 45, "mode": "exact"}));
+    let est = i.ok("contacts.count", json!({"mode": "estimated"})).await;
+    assert_eq!(est["mode"], "estimated");
+    let n = est["count"].as_u64().unwrap();
+    assert!((100..=200).contains(&n), "estimate {n} for 137 rows");
+    let total = i
+        .ok("contacts.search", json!({"limit": 1, "with_total": true}))
+        .await;
+    assert_eq!(total["total"], 137);
+    i.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stream_delivers_more_than_ten_thousand_rows_in_bounded_chunks() {
+    let i = Instance::start("q_stream").await;
+    i.sql(
+        "INSERT INTO contacts (uuid, first_name, title, created_at)
+         SELECT md5(g::text)::uuid, 'n' || g, 'title ' || (g % 50), now() - g * interval '1 second'
+         FROM generate_series(1, 12345) g",
+    )
+    .await;
+    for format in [Format::MsgPackZstd, Format::Json] {
+        let mut seen = HashSet::new();
+        let mut largest = 0;
+        let mut chunks = 0;
+        let outcome = client::stream(
+            &i.nats,
+            &i.subject("contacts.stream"),
+            &json!({"filters": {"first_name": {"starts_with": "n"}}}),
+            format,
+            Duration::from_secs(30),
+            |items| {
+                chunks += 1;
+                largest = largest.max(items.len());
+                for item in items {
+                    seen.insert(item["uuid"].as_str().unwrap().to_owned());
+                }
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(outcome.count, 12345, "{format:?}");
+        assert_eq!(seen.len(), 12345, "{format:?}: every row exactly once");
+        assert_eq!(outcome.chunks, chunks);
+        assert!(
+            largest <= 5000,
+            "chunks of at most 5,000 rows, got {largest}"
+        );
+    }
+    // A filter error comes back as an error, not a silent empty stream.
+    let bad = client::stream(
+        &i.nats,
+        &i.subject("contacts.stream"),
+        &json!({"filters": {"nope": {"eq": 1}}}),
+        Format::Json,
+        Duration::from_secs(5),
+        |_| {},
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert_eq!(bad.0, 400);
+    i.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn injection_strings_in_every_value_position_are_only_ever_values() {
+    let i = Instance::start("q_inject").await;
+    i.sql(SMALL_DATASET).await;
+    let evil = [
+        "'; DROP TABLE contacts; --",
+        "\" OR 1=1 --",
+        "%",
+        "_",
+        "\\",
+        "$1",
+        "ʼ OR ʼ1ʼ=ʼ1",
+        ")) OR ((1=1",
+    ];
+    for e in evil {
+        let filters = json!({
+            "first_name": {"eq": e, "contains": e, "starts_with": e, "in": [e], "ne": e, "not_contains": e, "gt": e},
+            "departments": {"any": [e], "all": [e], "none": [e]},
+            "company.name": {"contains": e},
+            "contact_meta.city": {"not_in": [e]},
+            "any_of": [{"title": {"eq": e}}, {"company_meta.website": {"starts_with": e}}]
+        });
+        let page = i
+            .ok(
+                "contacts.search",
+                json!({"filters": filters.clone(), "q": e}),
+            )
+            .await;
+        assert!(page["items"].as_array().unwrap().is_empty(), "{e}");
+        i.ok(
+            "contacts.count",
+            json!({"filters": filters.clone(), "q": e}),
+        )
+        .await;
+        i.ok(
+            "contacts.facets",
+            json!({"filters": filters, "facets": ["seniority"]}),
+        )
+        .await;
+        let (status, code) = i
+            .err("contacts.search", json!({"filters": {e: {"eq": 1}}}))
+            .await;
+        assert_eq!((status, code.as_str()), (400, "unknown_field"));
+        let (status, _) = i
+            .err("contacts.search", json!({"sort": [{"field": e}]}))
+            .await;
+        assert_eq!(status, 400);
+        let (status, _) = i.err("contacts.search", json!({"fields": [e]})).await;
+        assert_eq!(status, 400);
+        let (status, _) = i.err("contacts.get", json!({"uuid": e})).await;
+        assert_eq!(status, 400);
+    }
+    // Everything is still there.
+    let all = i.ok("contacts.search", json!({})).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 4);
+    i.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn explain_shows_tier_sql_and_binds_without_running() {
+    let i = Instance::start("q_explain").await;
+    let e = i
+        .ok("contacts.search", json!({"explain": true, "filters": {"company.name": {"contains": "x"}, "first_name": {"eq": "Ada"}}}))
+        .await;
+    assert_eq!(e["tier"], "company");
+    let sql = e["sql"].as_str().unwrap();
+    assert!(sql.contains("LEFT JOIN companies co"), "{sql}");
+    assert!(!sql.contains("contacts_metadata"), "{sql}");
+    let binds = e["binds"].as_array().unwrap();
+    assert!(
+        binds.contains(&json!({"type": "text", "value": "ada"})),
+        "{binds:?}"
+    );
+    assert!(
+        binds.contains(&json!({"type": "text", "value": "%x%"})),
+        "{binds:?}"
+    );
+    let mut config = crate::harness::test_config("q_noexplain");
+    config.query.allow_explain = false;
+    let j = Instance::start_with(config).await;
+    assert_eq!(
+        j.err("contacts.search", json!({"explain": true})).await.0,
+        400
+    );
+    j.stop().await.unwrap();
+    i.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn similarity_ranking_forgives_typos() {
+    let i = Instance::start("q_similar").await;
+    i.sql(SMALL_DATASET).await;
+    let page = i
+        .ok(
+            "contacts.search",
+            json!({"q": "lovelase", "rank": "similarity", "fields": ["uuid", "last_name"]}),
+        )
+        .await;
+    assert_eq!(page["items"][0]["last_name"], "Lovelace");
+    let plain = i.ok("contacts.search", json!({"q": "ada lovelace"})).await;
+    assert_eq!(short(&uuids(&plain)), ["3"]);
+    i.stop().await.unwrap();
+}
