@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod property;
 mod query;
 mod service;
 mod tidy;
