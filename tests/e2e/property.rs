@@ -98,7 +98,15 @@ fn sql_array(items: &[&str]) -> String {
 /// The dataset as SQL and as the model.
 fn dataset() -> (String, Vec<Contact>) {
     let mut sql = String::new();
-    let companies: Vec<(String, &str, Option<i64>, Vec<&str>, Option<&str>)> = (0..COMPANY.len())
+    // (uuid, name, employees, technologies, metadata country)
+    type Company = (
+        String,
+        &'static str,
+        Option<i64>,
+        Vec<&'static str>,
+        Option<&'static str>,
+    );
+    let companies: Vec<Company> = (0..COMPANY.len())
         .map(|k| {
             let employees = if k % 4 == 3 {
                 None
