@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod db;
+pub mod http;
 pub mod telemetry;
 
 use std::future::Future;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use ractor::Actor;
 use rolodex_actors::gateway::{EndpointStats, GatewayActor, GatewayArgs, Route, ServiceIdentity};
+use rolodex_actors::monitor::{Monitor, MonitorActor, MonitorArgs};
 use rolodex_actors::planner::core::Planner;
 use rolodex_actors::planner::{self, PlannerActor, PlannerArgs};
 use rolodex_actors::pool::{connect_options, Pool, PoolActor};
@@ -67,6 +69,13 @@ pub async fn connect_nats(config: &Config) -> Result<async_nats::Client, ServeEr
         })
 }
 
+/// What a started daemon tells its embedder.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    /// Where `/metrics`, `/healthz` and `/readyz` are served, when `http.enabled`.
+    pub http: Option<std::net::SocketAddr>,
+}
+
 /// Run the daemon until `shutdown` completes.
 pub async fn serve(
     config: Config,
@@ -79,7 +88,7 @@ pub async fn serve(
 pub async fn serve_with(
     config: Config,
     shutdown: impl Future<Output = ()> + Send,
-    ready: Option<oneshot::Sender<()>>,
+    ready: Option<oneshot::Sender<Ready>>,
 ) -> Result<(), ServeError> {
     let problems = config.problems();
     if !problems.is_empty() {
@@ -105,7 +114,31 @@ pub async fn serve_with(
     let client = connect_nats(&config).await?;
 
     let prefix = config.nats.prefix.clone();
-    let children = children(&config, &pool, &client);
+    let monitor = Monitor::new(config.monitor.clone(), actor_name(&prefix, "monitor"));
+    let (http_stop, http_stopped) = oneshot::channel::<()>();
+    let (http_addr, http_task) = if config.http.enabled {
+        let stopped = async move {
+            let _ = http_stopped.await;
+        };
+        let (addr, server) = http::bind(
+            &config.http.listen,
+            monitor.clone(),
+            pool.clone(),
+            client.clone(),
+            stopped,
+        )
+        .await
+        .map_err(|e| {
+            ServeError::Spawn(format!(
+                "cannot listen on http.listen {}: {e}",
+                config.http.listen
+            ))
+        })?;
+        (Some(addr), Some(tokio::spawn(server)))
+    } else {
+        (None, None)
+    };
+    let children = children(&config, &pool, &client, &monitor);
     let policy = RestartPolicy::from(&config.supervisor);
     let (supervisor, supervisor_done) = Actor::spawn(
         Some(actor_name(&prefix, "supervisor")),
@@ -120,10 +153,11 @@ pub async fn serve_with(
         nats = %config.nats.url,
         subjects = %format!("{prefix}.>"),
         database = %address,
+        http = %http_addr.map_or("off".to_owned(), |a| a.to_string()),
         "Rolodex ready."
     );
     if let Some(ready) = ready {
-        let _ = ready.send(());
+        let _ = ready.send(Ready { http: http_addr });
     }
 
     let mut supervisor_done = supervisor_done;
@@ -142,6 +176,10 @@ pub async fn serve_with(
             .await;
         let _ = tokio::time::timeout(drain, supervisor_done).await;
     }
+    let _ = http_stop.send(());
+    if let Some(task) = http_task {
+        let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    }
     if let Err(e) = client.drain().await {
         tracing::debug!(error = %e, "NATS drain failed.");
     }
@@ -151,7 +189,12 @@ pub async fn serve_with(
 }
 
 /// The supervision tree's children, in start order.
-fn children(config: &Config, pool: &Pool, client: &async_nats::Client) -> Vec<Box<dyn Child>> {
+fn children(
+    config: &Config,
+    pool: &Pool,
+    client: &async_nats::Client,
+    monitor: &Monitor,
+) -> Vec<Box<dyn Child>> {
     let prefix = &config.nats.prefix;
     let secret = if config.query.cursor_secret.is_empty() {
         tracing::warn!("query.cursor_secret is empty: cursors are signed with a per-process key.");
@@ -162,6 +205,7 @@ fn children(config: &Config, pool: &Pool, client: &async_nats::Client) -> Vec<Bo
     let planner_args = PlannerArgs {
         pool: pool.clone(),
         planner: Arc::new(Planner::new(config.query.clone(), &secret)),
+        monitor: monitor.clone(),
     };
     let stats = Arc::new(
         Route::ALL
@@ -170,6 +214,7 @@ fn children(config: &Config, pool: &Pool, client: &async_nats::Client) -> Vec<Bo
             .collect::<Vec<_>>(),
     );
     let stats_pool = pool.clone();
+    let stats_monitor = monitor.clone();
     let gateway_args = GatewayArgs {
         client: client.clone(),
         prefix: prefix.clone(),
@@ -189,13 +234,27 @@ fn children(config: &Config, pool: &Pool, client: &async_nats::Client) -> Vec<Bo
             queue_group: config.nats.queue_group.clone(),
         },
         stats,
-        extra_stats: Arc::new(move || serde_json::json!({ "pool": stats_pool.stats() })),
+        monitor: monitor.clone(),
+        extra_stats: Arc::new(move || {
+            serde_json::json!({
+                "pool": stats_pool.stats(),
+                "queries": stats_monitor.query_summaries(),
+            })
+        }),
     };
     vec![
         Box::new(ChildSpec {
             name: actor_name(prefix, "pool"),
             make: || PoolActor,
             args: pool.clone(),
+        }),
+        Box::new(ChildSpec {
+            name: actor_name(prefix, "monitor"),
+            make: || MonitorActor,
+            args: MonitorArgs {
+                monitor: monitor.clone(),
+                pool: pool.clone(),
+            },
         }),
         Box::new(ChildSpec {
             name: actor_name(prefix, "planner"),

@@ -61,6 +61,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Req(args) => rolodex::cli::req::run(&config, args).await,
+        Command::Stats { json } => rolodex::cli::stats::run(&config, *json).await,
     }
 }
 

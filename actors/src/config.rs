@@ -16,6 +16,8 @@ pub struct Config {
     pub gateway: GatewayConfig,
     pub supervisor: SupervisorConfig,
     pub log: LogConfig,
+    pub monitor: MonitorConfig,
+    pub http: HttpConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -238,6 +240,55 @@ impl Default for SupervisorConfig {
     }
 }
 
+/// The query monitor and slow-query log.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitorConfig {
+    /// Record timings and metrics at all (off only to measure what the monitor costs).
+    pub enabled: bool,
+    /// Queries slower than this (ms) are logged and kept in the slow-query log.
+    pub slow_ms: u64,
+    /// Queries slower than this (ms) get their plan captured with EXPLAIN (ANALYZE, BUFFERS).
+    pub explain_ms: u64,
+    /// Most plan captures per minute (each runs the query again).
+    pub explain_per_minute: usize,
+    /// statement_timeout of a plan capture, in ms.
+    pub explain_timeout_ms: u64,
+    /// Slow queries kept for `rolodex.admin.slow_queries`.
+    pub slow_log_size: usize,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            slow_ms: 1000,
+            explain_ms: 2000,
+            explain_per_minute: 6,
+            explain_timeout_ms: 10_000,
+            slow_log_size: 100,
+        }
+    }
+}
+
+/// The small HTTP listener for /metrics, /healthz and /readyz.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub enabled: bool,
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: "127.0.0.1:9464".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
@@ -346,6 +397,16 @@ impl Config {
         check(
             self.gateway.max_in_flight >= 1,
             "gateway.max_in_flight",
+            "must be at least 1",
+        );
+        check(
+            self.http.listen.parse::<std::net::SocketAddr>().is_ok(),
+            "http.listen",
+            "must be an address such as 127.0.0.1:9464",
+        );
+        check(
+            self.monitor.slow_log_size >= 1,
+            "monitor.slow_log_size",
             "must be at least 1",
         );
         check(

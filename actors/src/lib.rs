@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod model;
+pub mod monitor;
 pub mod planner;
 pub mod pool;
 pub mod supervisor;

@@ -162,3 +162,16 @@ pub struct BindView {
     pub pg_type: &'static str,
     pub value: Value,
 }
+
+/// `rolodex.admin.slow_queries`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlowQueriesRequest {
+    /// Most entries to return, newest first (default 20).
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SlowQueriesReply {
+    pub slow_queries: Vec<crate::monitor::SlowQuery>,
+}

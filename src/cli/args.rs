@@ -78,6 +78,12 @@ pub enum Command {
     Config,
     /// Send one request in the wire format and pretty-print the reply.
     Req(ReqArgs),
+    /// Pretty-print every instance's statistics ($SRV.STATS): endpoints, pool, query times.
+    Stats {
+        /// Print the raw JSON instead
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

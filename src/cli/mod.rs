@@ -2,5 +2,6 @@
 
 pub mod args;
 pub mod req;
+pub mod stats;
 
 pub use args::{Cli, Command};

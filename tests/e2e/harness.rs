@@ -64,12 +64,15 @@ pub fn test_config(tag: &str) -> Config {
     c.pool.rations.jobs = 2;
     c.query.cursor_secret = "test-secret".into();
     c.gateway.drain_secs = 3;
+    c.http.listen = "127.0.0.1:0".into();
     c
 }
 
 /// The daemon running in this process.
 pub struct Instance {
     pub config: Config,
+    /// Where the daemon's HTTP listener is (`/metrics`, `/healthz`, `/readyz`).
+    pub http: Option<std::net::SocketAddr>,
     pub nats: async_nats::Client,
     pub db: PgPool,
     shutdown: Option<oneshot::Sender<()>>,
@@ -92,16 +95,17 @@ impl Instance {
             },
             Some(ready_tx),
         ));
-        if ready_rx.await.is_err() {
-            let err = handle.await;
-            panic!("rolodex did not start: {err:?}");
-        }
+        let ready = match ready_rx.await {
+            Ok(ready) => ready,
+            Err(_) => panic!("rolodex did not start: {:?}", handle.await),
+        };
         let nats = async_nats::connect(NATS).await.expect("NATS is running");
         let db = PgPool::connect(&config.database.url)
             .await
             .expect("test database");
         Instance {
             config,
+            http: ready.http,
             nats,
             db,
             shutdown: Some(tx),

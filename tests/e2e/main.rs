@@ -3,7 +3,9 @@
 
 mod harness;
 
+mod monitor;
 mod property;
+mod proxy;
 mod query;
 mod service;
 mod tidy;

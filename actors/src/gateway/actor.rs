@@ -28,6 +28,7 @@ pub struct GatewayArgs {
     pub drain: Duration,
     pub stream_window: usize,
     pub stream_ack_timeout: Duration,
+    pub monitor: crate::monitor::Monitor,
     pub identity: ServiceIdentity,
     /// Per-endpoint counters, created once so they survive restarts of the gateway.
     pub stats: Arc<Vec<(Route, Arc<EndpointStats>)>>,
@@ -73,6 +74,7 @@ impl Actor for GatewayActor {
             deadline: args.deadline,
             stream_window: args.stream_window,
             stream_ack_timeout: args.stream_ack_timeout,
+            monitor: args.monitor.clone(),
         });
         let (stop, stopped) = watch::channel(false);
         let mut intake = Vec::new();

@@ -16,10 +16,12 @@ pub enum Route {
     Facets(Entity),
     Get(Entity),
     Stream(Entity),
+    /// `admin.slow_queries`: the monitor's recent slow queries with their plans.
+    SlowQueries,
 }
 
 impl Route {
-    pub const ALL: [Route; 10] = [
+    pub const ALL: [Route; 11] = [
         Route::Search(Entity::Contacts),
         Route::Count(Entity::Contacts),
         Route::Facets(Entity::Contacts),
@@ -30,11 +32,13 @@ impl Route {
         Route::Facets(Entity::Companies),
         Route::Get(Entity::Companies),
         Route::Stream(Entity::Companies),
+        Route::SlowQueries,
     ];
 
     /// The subject after the prefix, e.g. `contacts.search`.
     pub fn suffix(self) -> String {
         let (entity, verb) = match self {
+            Route::SlowQueries => return "admin.slow_queries".into(),
             Route::Search(e) => (e, "search"),
             Route::Count(e) => (e, "count"),
             Route::Facets(e) => (e, "facets"),

@@ -11,7 +11,10 @@ use uuid::Uuid;
 
 use super::core::{EndpointStats, Route};
 use crate::error::ApiError;
-use crate::model::{CountRequest, FacetsRequest, GetRequest, SearchRequest};
+use crate::model::{
+    CountRequest, FacetsRequest, GetRequest, SearchRequest, SlowQueriesReply, SlowQueriesRequest,
+};
+use crate::monitor::Monitor;
 use crate::planner::{Answer, Handle, PlannerMsg};
 use crate::wire::{headers, Codec, Negotiated, RequestMeta};
 
@@ -24,6 +27,7 @@ pub(super) struct Ctx {
     pub deadline: Duration,
     pub stream_window: usize,
     pub stream_ack_timeout: Duration,
+    pub monitor: Monitor,
 }
 
 fn header<'a>(h: Option<&'a HeaderMap>, name: &str) -> Option<&'a str> {
@@ -58,14 +62,18 @@ pub(super) async fn handle(ctx: Arc<Ctx>, route: Route, stats: Arc<EndpointStats
                 "too many requests in flight on this instance; retry shortly".into(),
             )),
         };
+        let endpoint = route.endpoint_name();
         let result = match result {
             Ok(None) => {
                 stats.record(started.elapsed().as_nanos() as u64, None);
+                ctx.monitor
+                    .record_request(&endpoint, None, started.elapsed());
                 return;
             }
             Ok(Some(answer)) => Ok(answer),
             Err(e) => Err(e),
         };
+        let code = result.as_ref().err().map(|e| e.code());
         let error = result.as_ref().err().map(|e| e.to_string());
         if let Some(e) = &error {
             tracing::debug!(error = %e, "Request failed.");
@@ -81,6 +89,8 @@ pub(super) async fn handle(ctx: Arc<Ctx>, route: Route, stats: Arc<EndpointStats
             }
         }
         stats.record(started.elapsed().as_nanos() as u64, error);
+        ctx.monitor
+            .record_request(&endpoint, code, started.elapsed());
     }
     .instrument(span)
     .await
@@ -121,6 +131,14 @@ async fn answer(
             planner.ask(|r| PlannerMsg::Get(e, uuid, r), deadline).await
         }
         Route::Stream(_) => Err(ApiError::Internal("streams are not single answers".into())),
+        Route::SlowQueries => {
+            let req: SlowQueriesRequest = ctx.codec.decode(meta, n, body)?;
+            let slow_queries = ctx
+                .monitor
+                .slow_queries(req.limit.unwrap_or(20).min(1000))
+                .await?;
+            Ok(Answer::SlowQueries(SlowQueriesReply { slow_queries }))
+        }
     }
 }
 

@@ -21,7 +21,8 @@ use crate::model::{
     CountMode, CountReply, CountRequest, ExplainReply, FacetValue, FacetsReply, FacetsRequest,
     Page, SearchRequest,
 };
-use crate::pool::{Class, Pool};
+use crate::monitor::Monitor;
+use crate::pool::{Class, Lease, Pool};
 
 /// What the planner answers with; serialises as the bare reply body.
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +33,7 @@ pub enum Answer {
     Count(CountReply),
     Facets(FacetsReply),
     One(Row),
+    SlowQueries(crate::model::SlowQueriesReply),
 }
 
 type Reply = RpcReplyPort<Result<Answer, ApiError>>;
@@ -58,6 +60,7 @@ pub enum PlannerMsg {
 pub struct PlannerArgs {
     pub pool: Pool,
     pub planner: Arc<Planner>,
+    pub monitor: Monitor,
 }
 
 pub struct PlannerActor;
@@ -112,7 +115,7 @@ async fn search(s: &PlannerArgs, entity: Entity, req: &SearchRequest) -> Result<
         return Ok(Answer::Explain(s.planner.explain(&plan.page)?));
     }
     let mut lease = s.pool.lease(Class::Interactive).await?;
-    let rows = exec::fetch_all(&mut lease, &plan.page.sql).await?;
+    let rows = timed(s, &mut lease, plan.page.tier.name(), &plan.page.sql).await?;
     let limit = plan.limit as usize;
     let next_cursor = match rows.get(limit) {
         // One row past the page exists, so the page's last row is where the next one starts.
@@ -137,7 +140,7 @@ async fn search(s: &PlannerArgs, entity: Entity, req: &SearchRequest) -> Result<
         .map(|r| exec::row(entity, &plan.page.columns, r))
         .collect::<Result<Vec<_>, _>>()?;
     let total = match &plan.total {
-        Some(sql) => Some(count_rows(&exec::fetch_all(&mut lease, sql).await?)?),
+        Some(sql) => Some(count_rows(&timed(s, &mut lease, "count", sql).await?)?),
         None => None,
     };
     Ok(Answer::Page(Page {
@@ -189,7 +192,7 @@ async fn next_batch(
     let plan = s.planner.stream_batch(entity, req, after)?;
     let pg_rows = {
         let mut lease = s.pool.lease(Class::Interactive).await?;
-        exec::fetch_all(&mut lease, &plan.sql).await?
+        timed(s, &mut lease, plan.tier.name(), &plan.sql).await?
     };
     let full = pg_rows.len() as u32 >= s.planner.config().stream_batch;
     let next = match pg_rows.last() {
@@ -210,6 +213,20 @@ async fn next_batch(
     Ok((rows, next))
 }
 
+/// Run a statement and tell the monitor how long the database took.
+async fn timed(
+    s: &PlannerArgs,
+    lease: &mut Lease,
+    tier: &'static str,
+    sql: &super::core::sql::Sql,
+) -> Result<Vec<sqlx::postgres::PgRow>, ApiError> {
+    let started = std::time::Instant::now();
+    let rows = exec::fetch_all(lease, sql).await;
+    s.monitor
+        .record_query(Class::Interactive, tier, sql, started.elapsed());
+    rows
+}
+
 fn count_rows(rows: &[sqlx::postgres::PgRow]) -> Result<u64, ApiError> {
     let n: i64 = rows
         .first()
@@ -222,7 +239,11 @@ fn count_rows(rows: &[sqlx::postgres::PgRow]) -> Result<u64, ApiError> {
 async fn count(s: &PlannerArgs, entity: Entity, req: &CountRequest) -> Result<Answer, ApiError> {
     let sql = s.planner.count(entity, req)?;
     let mut lease = s.pool.lease(Class::Interactive).await?;
-    let rows = exec::fetch_all(&mut lease, &sql).await?;
+    let tier = match req.mode {
+        CountMode::Exact => "count",
+        CountMode::Estimated => "estimate",
+    };
+    let rows = timed(s, &mut lease, tier, &sql).await?;
     let count = match req.mode {
         CountMode::Exact => count_rows(&rows)?,
         CountMode::Estimated => {
@@ -247,7 +268,7 @@ async fn count(s: &PlannerArgs, entity: Entity, req: &CountRequest) -> Result<An
 async fn facets(s: &PlannerArgs, entity: Entity, req: &FacetsRequest) -> Result<Answer, ApiError> {
     let (sql, fields) = s.planner.facets(entity, req)?;
     let mut lease = s.pool.lease(Class::Interactive).await?;
-    let rows = exec::fetch_all(&mut lease, &sql).await?;
+    let rows = timed(s, &mut lease, "facets", &sql).await?;
     let mut facets: BTreeMap<String, Vec<FacetValue>> =
         req.facets.iter().map(|f| (f.clone(), Vec::new())).collect();
     for row in rows {
@@ -273,7 +294,7 @@ async fn facets(s: &PlannerArgs, entity: Entity, req: &FacetsRequest) -> Result<
 async fn get(s: &PlannerArgs, entity: Entity, uuid: Uuid) -> Result<Answer, ApiError> {
     let (sql, columns) = super::core::sql::get(entity, uuid);
     let mut lease = s.pool.lease(Class::Interactive).await?;
-    let rows = exec::fetch_all(&mut lease, &sql).await?;
+    let rows = timed(s, &mut lease, "get", &sql).await?;
     match rows.first() {
         Some(r) => Ok(Answer::One(exec::row(entity, &columns, r)?)),
         None => Err(ApiError::NotFound {

@@ -8,6 +8,6 @@
 
 mod actor;
 pub mod core;
-mod exec;
+pub mod exec;
 
 pub use actor::{Answer, Handle, PlannerActor, PlannerArgs, PlannerMsg, StreamItem};
