@@ -3,6 +3,8 @@
 
 mod harness;
 
+mod cli;
+
 mod monitor;
 mod property;
 mod proxy;

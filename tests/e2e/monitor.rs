@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::harness::{test_config, wait_until, Instance, PG, SMALL_DATASET};
+use crate::harness::{test_config, wait_until, Instance, SMALL_DATASET};
 use crate::proxy::Proxy;
 
 async fn get(i: &Instance, path: &str) -> (u16, String) {
@@ -154,7 +154,6 @@ async fn readyz_follows_postgresql_and_healthz_the_process() {
     let db = config.database.url.rsplit('/').next().unwrap().to_owned();
     config.database.url = format!("postgres://postgres@{}/{db}", proxy.addr);
     config.pool.timeout_secs = 1;
-    let _ = PG;
     let i = Instance::start_with(config).await;
     assert_eq!(get(&i, "/healthz").await.0, 200);
     let (status, body) = get(&i, "/readyz").await;

@@ -40,7 +40,7 @@ pub(super) async fn handle(ctx: Arc<Ctx>, route: Route, stats: Arc<EndpointStats
     let h = msg.headers.as_ref();
     let user = header(h, headers::USER).unwrap_or("-").to_owned();
     let request_id = header(h, headers::REQUEST_ID).unwrap_or("-").to_owned();
-    let span = tracing::debug_span!("request", subject = %msg.subject, user = %user, request_id = %request_id);
+    let span = tracing::info_span!("request", subject = %msg.subject, user = %user, request_id = %request_id);
     async {
         let meta = RequestMeta {
             content_type: header(h, headers::CONTENT_TYPE),
