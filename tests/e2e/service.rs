@@ -231,3 +231,28 @@ async fn a_killed_child_is_restarted_and_the_service_answers_again() {
     assert_eq!(page["items"].as_array().unwrap().len(), 4);
     i.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_child_that_keeps_crashing_stops_serve_with_an_error() {
+    let mut config = test_config("svc_escalate");
+    config.supervisor.max_restarts = 2;
+    config.supervisor.backoff_ms = 10;
+    let i = Instance::start_with(config).await;
+    let name = actor_name(&i.config.nats.prefix, "planner");
+    for _ in 0..3 {
+        let Some(cell) = ractor::registry::where_is(name.clone()) else {
+            break;
+        };
+        let old = cell.get_id();
+        cell.kill();
+        wait_until(Duration::from_secs(5), || async {
+            ractor::registry::where_is(name.clone()).is_none_or(|c| c.get_id() != old)
+        })
+        .await;
+    }
+    let result = i.stop().await;
+    assert!(
+        matches!(result, Err(rolodex::ServeError::Escalated(_))),
+        "serve reports the escalation: {result:?}"
+    );
+}
