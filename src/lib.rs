@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::Actor;
+use rolodex_actors::cache::{self, CacheActor, CacheArgs};
 use rolodex_actors::gateway::{EndpointStats, GatewayActor, GatewayArgs, Route, ServiceIdentity};
 use rolodex_actors::planner::core::Planner;
 use rolodex_actors::planner::{self, PlannerActor, PlannerArgs};
@@ -104,8 +105,18 @@ pub async fn serve_with(
     }
     let client = connect_nats(&config).await?;
 
+    let (industries, titles) = rolodex_actors::normalize::load(&config.normalize)
+        .map_err(|e| ServeError::Config(e.to_string()))?;
+    let normalize = Normalize {
+        industries: Arc::new(industries),
+        titles: Arc::new(rolodex_actors::normalize::TitleCache::new(
+            Arc::new(titles),
+            config.normalize.title_cache_entries,
+        )),
+    };
+
     let prefix = config.nats.prefix.clone();
-    let children = children(&config, &pool, &client);
+    let children = children(&config, &pool, &client, &normalize);
     let policy = RestartPolicy::from(&config.supervisor);
     let (supervisor, supervisor_done) = Actor::spawn(
         Some(actor_name(&prefix, "supervisor")),
@@ -150,9 +161,38 @@ pub async fn serve_with(
     outcome
 }
 
+/// The normalisation data loaded once at start.
+struct Normalize {
+    industries: Arc<rolodex_actors::normalize::Industries>,
+    #[allow(dead_code)] // for the import pipeline and the title filter
+    titles: Arc<rolodex_actors::normalize::TitleCache>,
+}
+
 /// The supervision tree's children, in start order.
-fn children(config: &Config, pool: &Pool, client: &async_nats::Client) -> Vec<Box<dyn Child>> {
+fn children(
+    config: &Config,
+    pool: &Pool,
+    client: &async_nats::Client,
+    normalize: &Normalize,
+) -> Vec<Box<dyn Child>> {
     let prefix = &config.nats.prefix;
+    let instance_id = uuid::Uuid::new_v4().simple().to_string();
+    let cache = cache::Handle::new(
+        &config.cache,
+        instance_id.clone(),
+        actor_name(prefix, "cache"),
+        Some(cache::Broadcast {
+            client: client.clone(),
+            subject: format!("{prefix}.cache.invalidate"),
+        }),
+    );
+    let cache_args = CacheArgs {
+        handle: cache.clone(),
+        client: client.clone(),
+        prefix: prefix.clone(),
+        sweep: Duration::from_millis(config.cache.sweep_ms),
+    };
+    let stats_cache = cache.clone();
     let secret = if config.query.cursor_secret.is_empty() {
         tracing::warn!("query.cursor_secret is empty: cursors are signed with a per-process key.");
         uuid::Uuid::new_v4().as_bytes().to_vec()
@@ -180,14 +220,19 @@ fn children(config: &Config, pool: &Pool, client: &async_nats::Client) -> Vec<Bo
         drain: Duration::from_secs(config.gateway.drain_secs),
         identity: ServiceIdentity {
             name: SERVICE_NAME.into(),
-            id: uuid::Uuid::new_v4().simple().to_string(),
+            id: instance_id,
             version: VERSION.into(),
             description: "Contacts-and-companies search and ingestion".into(),
             started: chrono::Utc::now().to_rfc3339(),
             queue_group: config.nats.queue_group.clone(),
         },
         stats,
-        extra_stats: Arc::new(move || serde_json::json!({ "pool": stats_pool.stats() })),
+        extra_stats: Arc::new(
+            move || serde_json::json!({ "pool": stats_pool.stats(), "cache": stats_cache.metrics() }),
+        ),
+        cache,
+        industries: normalize.industries.clone(),
+        default_limit: config.query.default_limit,
     };
     vec![
         Box::new(ChildSpec {
@@ -199,6 +244,11 @@ fn children(config: &Config, pool: &Pool, client: &async_nats::Client) -> Vec<Bo
             name: actor_name(prefix, "planner"),
             make: || PlannerActor,
             args: planner_args,
+        }),
+        Box::new(ChildSpec {
+            name: actor_name(prefix, "cache"),
+            make: || CacheActor,
+            args: cache_args,
         }),
         Box::new(ChildSpec {
             name: actor_name(prefix, "gateway"),

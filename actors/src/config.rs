@@ -16,6 +16,8 @@ pub struct Config {
     pub gateway: GatewayConfig,
     pub supervisor: SupervisorConfig,
     pub log: LogConfig,
+    pub cache: CacheConfig,
+    pub normalize: NormalizeConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -232,6 +234,59 @@ impl Default for SupervisorConfig {
     }
 }
 
+/// The result cache (DESIGN §3): search, count and facet replies, and Apollo URL analyses.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Serve repeated searches from memory; `false` makes every request a miss.
+    pub enabled: bool,
+    /// Seconds a result may be served (a write invalidates it sooner).
+    pub ttl_secs: u64,
+    /// Seconds an Apollo URL analysis is kept.
+    pub apollo_ttl_secs: u64,
+    /// Most entries kept; least recently used go first.
+    pub max_entries: usize,
+    /// Most bytes of encoded replies kept; one entry may take at most an eighth of it.
+    pub max_bytes: usize,
+    /// Milliseconds between sweeps of expired and invalidated entries.
+    pub sweep_ms: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ttl_secs: 300,
+            apollo_ttl_secs: 3600,
+            max_entries: 10_000,
+            max_bytes: 128 * 1024 * 1024,
+            sweep_ms: 1_000,
+        }
+    }
+}
+
+/// Data files for normalising imported and queried values.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NormalizeConfig {
+    /// Apollo industry tag id → industry name (`tag_id,industry`), loaded once at start.
+    pub industries_csv: String,
+    /// Title abbreviation rules and the common titles pre-loaded into the title cache.
+    pub titles_toml: String,
+    /// Entries of the normalised-title LRU.
+    pub title_cache_entries: usize,
+}
+
+impl Default for NormalizeConfig {
+    fn default() -> Self {
+        Self {
+            industries_csv: "config/industries.csv".into(),
+            titles_toml: "config/titles.toml".into(),
+            title_cache_entries: 10_000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
@@ -335,6 +390,31 @@ impl Config {
         check(
             self.gateway.max_in_flight >= 1,
             "gateway.max_in_flight",
+            "must be at least 1",
+        );
+        check(
+            self.cache.ttl_secs >= 1,
+            "cache.ttl_secs",
+            "must be at least 1",
+        );
+        check(
+            self.cache.max_entries >= 1,
+            "cache.max_entries",
+            "must be at least 1",
+        );
+        check(
+            self.cache.max_bytes >= 64 * 1024,
+            "cache.max_bytes",
+            "must be at least 65536",
+        );
+        check(
+            self.cache.sweep_ms >= 10,
+            "cache.sweep_ms",
+            "must be at least 10",
+        );
+        check(
+            self.normalize.title_cache_entries >= 1,
+            "normalize.title_cache_entries",
             "must be at least 1",
         );
         check(

@@ -15,10 +15,12 @@ pub enum Route {
     Count(Entity),
     Facets(Entity),
     Get(Entity),
+    /// `apollo.analyze`: an Apollo.io search URL → Rolodex filters.
+    ApolloAnalyze,
 }
 
 impl Route {
-    pub const ALL: [Route; 8] = [
+    pub const ALL: [Route; 9] = [
         Route::Search(Entity::Contacts),
         Route::Count(Entity::Contacts),
         Route::Facets(Entity::Contacts),
@@ -27,6 +29,7 @@ impl Route {
         Route::Count(Entity::Companies),
         Route::Facets(Entity::Companies),
         Route::Get(Entity::Companies),
+        Route::ApolloAnalyze,
     ];
 
     /// The subject after the prefix, e.g. `contacts.search`.
@@ -36,6 +39,7 @@ impl Route {
             Route::Count(e) => (e, "count"),
             Route::Facets(e) => (e, "facets"),
             Route::Get(e) => (e, "get"),
+            Route::ApolloAnalyze => return "apollo.analyze".into(),
         };
         let entity = match entity {
             Entity::Contacts => "contacts",

@@ -1,6 +1,7 @@
 //! The planner's pure core: request → validated filter tree → SQL plan. No I/O; every rule of
 //! DESIGN §6 is unit- and snapshot-tested here.
 
+pub mod canon;
 pub mod cursor;
 pub mod datum;
 pub mod fields;
@@ -143,12 +144,14 @@ impl Planner {
         }
         let sort = self.sort(entity, req, &m)?;
         let columns = self.projection(entity, req.fields.as_deref())?;
+        // The canonical spelling, so that every spelling the result cache treats as one query
+        // also accepts the cursors of the others.
         let fingerprint = cursor::fingerprint(&json!({
             "entity": entity,
-            "filters": filter::canonical(&req.filters),
-            "q": req.q,
+            "filters": canon::filters(entity, &req.filters),
+            "q": canon::q(req.q.as_deref(), req.rank),
             "rank": req.rank,
-            "sort": req.sort,
+            "sort": canon::sort(req),
         }));
         let start = match &req.cursor {
             Some(_) if offset > 0 => {
