@@ -55,6 +55,18 @@ pub fn actor_name(prefix: &str, child: &str) -> String {
     format!("{prefix}/{child}")
 }
 
+/// The name scope of an instance's actors: its prefix, or `prefix#n` when another instance in
+/// this process already uses the prefix (two instances of one deployment in one test process).
+fn actor_scope(prefix: &str) -> String {
+    let mut scope = prefix.to_owned();
+    let mut n = 1;
+    while ractor::registry::where_is(actor_name(&scope, "supervisor")).is_some() {
+        n += 1;
+        scope = format!("{prefix}#{n}");
+    }
+    scope
+}
+
 /// Connect to NATS the way every Rolodex component does.
 pub async fn connect_nats(config: &Config) -> Result<async_nats::Client, ServeError> {
     let opts = async_nats::ConnectOptions::new()
@@ -115,11 +127,11 @@ pub async fn serve_with(
         )),
     };
 
-    let prefix = config.nats.prefix.clone();
-    let children = children(&config, &pool, &client, &normalize);
+    let scope = actor_scope(&config.nats.prefix);
+    let children = children(&config, &scope, &pool, &client, &normalize);
     let policy = RestartPolicy::from(&config.supervisor);
     let (supervisor, supervisor_done) = Actor::spawn(
-        Some(actor_name(&prefix, "supervisor")),
+        Some(actor_name(&scope, "supervisor")),
         Supervisor,
         (policy, children),
     )
@@ -129,7 +141,7 @@ pub async fn serve_with(
     tracing::info!(
         service = SERVICE_NAME,
         nats = %config.nats.url,
-        subjects = %format!("{prefix}.>"),
+        subjects = %format!("{}.>", config.nats.prefix),
         database = %address,
         "Rolodex ready."
     );
@@ -171,6 +183,7 @@ struct Normalize {
 /// The supervision tree's children, in start order.
 fn children(
     config: &Config,
+    scope: &str,
     pool: &Pool,
     client: &async_nats::Client,
     normalize: &Normalize,
@@ -180,7 +193,7 @@ fn children(
     let cache = cache::Handle::new(
         &config.cache,
         instance_id.clone(),
-        actor_name(prefix, "cache"),
+        actor_name(scope, "cache"),
         Some(cache::Broadcast {
             client: client.clone(),
             subject: format!("{prefix}.cache.invalidate"),
@@ -214,7 +227,7 @@ fn children(
         client: client.clone(),
         prefix: prefix.clone(),
         codec: Codec::new(config.wire.clone()),
-        planner: planner::Handle::new(actor_name(prefix, "planner")),
+        planner: planner::Handle::new(actor_name(scope, "planner")),
         max_in_flight: config.gateway.max_in_flight,
         deadline: Duration::from_secs(config.gateway.request_timeout_secs),
         drain: Duration::from_secs(config.gateway.drain_secs),
@@ -236,22 +249,22 @@ fn children(
     };
     vec![
         Box::new(ChildSpec {
-            name: actor_name(prefix, "pool"),
+            name: actor_name(scope, "pool"),
             make: || PoolActor,
             args: pool.clone(),
         }),
         Box::new(ChildSpec {
-            name: actor_name(prefix, "planner"),
+            name: actor_name(scope, "planner"),
             make: || PlannerActor,
             args: planner_args,
         }),
         Box::new(ChildSpec {
-            name: actor_name(prefix, "cache"),
+            name: actor_name(scope, "cache"),
             make: || CacheActor,
             args: cache_args,
         }),
         Box::new(ChildSpec {
-            name: actor_name(prefix, "gateway"),
+            name: actor_name(scope, "gateway"),
             make: || GatewayActor,
             args: gateway_args,
         }),

@@ -3,5 +3,6 @@
 
 mod harness;
 
+mod cache;
 mod service;
 mod wire;

@@ -45,6 +45,9 @@ pub struct Analysis {
     pub unmapped: Vec<Unmapped>,
 }
 
+/// Where a parameter first appeared, and its (index, value) pairs.
+type Slot = (usize, Vec<(usize, String)>);
+
 /// One search parameter: its base name, sub-key (`min` of `revenueRange[min]`) and values.
 #[derive(Debug)]
 struct Param {
@@ -107,8 +110,7 @@ fn parse(input: &str) -> Result<Parsed, ApiError> {
     };
     // Indexed forms (`x[2]`) keep their index order; the rest keep their order of appearance.
     let mut params: Vec<Param> = Vec::new();
-    let mut order: BTreeMap<(String, Option<String>), (usize, Vec<(usize, String)>)> =
-        BTreeMap::new();
+    let mut order: BTreeMap<(String, Option<String>), Slot> = BTreeMap::new();
     for (n, (key, value)) in url::form_urlencoded::parse(query.as_bytes()).enumerate() {
         let (name, sub, index) = split_key(&key);
         let at = index.unwrap_or(n);

@@ -100,6 +100,8 @@ impl TitleRules {
     }
 }
 
+type Generation = HashMap<String, Arc<str>>;
+
 /// An approximate LRU of normalised titles: two generations of at most `capacity / 2` entries
 /// each; a hit in the old generation moves the entry to the new one, and when the new one is
 /// full the old one is dropped. Bounded, O(1), and what was used recently stays.
@@ -107,7 +109,8 @@ impl TitleRules {
 pub struct TitleCache {
     rules: Arc<TitleRules>,
     capacity: usize,
-    gens: Mutex<(HashMap<String, Arc<str>>, HashMap<String, Arc<str>>)>,
+    /// (new generation, old generation).
+    gens: Mutex<(Generation, Generation)>,
 }
 
 impl TitleCache {
