@@ -4,6 +4,7 @@
 //! `main.rs` passes SIGINT/SIGTERM and the tests pass a oneshot and run the real daemon
 //! in-process. The engine (actors, planner, codec) lives in the `rolodex-actors` crate.
 
+pub mod backfill;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -119,16 +120,28 @@ pub async fn serve_with(
 
     let (industries, titles) = rolodex_actors::normalize::load(&config.normalize)
         .map_err(|e| ServeError::Config(e.to_string()))?;
+    let rules = Arc::new(titles);
     let normalize = Normalize {
         industries: Arc::new(industries),
         titles: Arc::new(rolodex_actors::normalize::TitleCache::new(
-            Arc::new(titles),
+            rules.clone(),
             config.normalize.title_cache_entries,
         )),
+        rules,
     };
 
     let scope = actor_scope(&config.nats.prefix);
-    let children = children(&config, &scope, &pool, &client, &normalize);
+    let prefix = &config.nats.prefix;
+    let cache = cache::Handle::new(
+        &config.cache,
+        uuid::Uuid::new_v4().simple().to_string(),
+        actor_name(&scope, "cache"),
+        Some(cache::Broadcast {
+            client: client.clone(),
+            subject: format!("{prefix}.cache.invalidate"),
+        }),
+    );
+    let children = children(&config, &scope, &pool, &client, &normalize, &cache);
     let policy = RestartPolicy::from(&config.supervisor);
     let (supervisor, supervisor_done) = Actor::spawn(
         Some(actor_name(&scope, "supervisor")),
@@ -148,12 +161,23 @@ pub async fn serve_with(
     if let Some(ready) = ready {
         let _ = ready.send(());
     }
+    let backfill = (config.normalize.backfill_ms > 0).then(|| {
+        tokio::spawn(backfill::run(
+            pool.clone(),
+            normalize.titles.clone(),
+            cache.clone(),
+            Duration::from_millis(config.normalize.backfill_ms),
+        ))
+    });
 
     let mut supervisor_done = supervisor_done;
     let outcome = tokio::select! {
         _ = shutdown => Ok(()),
         _ = &mut supervisor_done => Err(ServeError::Escalated("a child kept crashing; see the log".into())),
     };
+    if let Some(task) = backfill {
+        task.abort();
+    }
     if outcome.is_ok() {
         tracing::info!("Shutting down: stopping intake, draining.");
         let drain = Duration::from_secs(config.gateway.drain_secs);
@@ -176,7 +200,7 @@ pub async fn serve_with(
 /// The normalisation data loaded once at start.
 struct Normalize {
     industries: Arc<rolodex_actors::normalize::Industries>,
-    #[allow(dead_code)] // for the import pipeline and the title filter
+    rules: Arc<rolodex_actors::normalize::TitleRules>,
     titles: Arc<rolodex_actors::normalize::TitleCache>,
 }
 
@@ -187,18 +211,10 @@ fn children(
     pool: &Pool,
     client: &async_nats::Client,
     normalize: &Normalize,
+    cache: &cache::Handle,
 ) -> Vec<Box<dyn Child>> {
     let prefix = &config.nats.prefix;
-    let instance_id = uuid::Uuid::new_v4().simple().to_string();
-    let cache = cache::Handle::new(
-        &config.cache,
-        instance_id.clone(),
-        actor_name(scope, "cache"),
-        Some(cache::Broadcast {
-            client: client.clone(),
-            subject: format!("{prefix}.cache.invalidate"),
-        }),
-    );
+    let cache = cache.clone();
     let cache_args = CacheArgs {
         handle: cache.clone(),
         client: client.clone(),
@@ -214,7 +230,9 @@ fn children(
     };
     let planner_args = PlannerArgs {
         pool: pool.clone(),
-        planner: Arc::new(Planner::new(config.query.clone(), &secret)),
+        planner: Arc::new(
+            Planner::new(config.query.clone(), &secret).with_titles(normalize.rules.clone()),
+        ),
     };
     let stats = Arc::new(
         Route::ALL
@@ -233,7 +251,7 @@ fn children(
         drain: Duration::from_secs(config.gateway.drain_secs),
         identity: ServiceIdentity {
             name: SERVICE_NAME.into(),
-            id: instance_id,
+            id: cache.origin().to_owned(),
             version: VERSION.into(),
             description: "Contacts-and-companies search and ingestion".into(),
             started: chrono::Utc::now().to_rfc3339(),

@@ -275,6 +275,9 @@ pub struct NormalizeConfig {
     pub titles_toml: String,
     /// Entries of the normalised-title LRU.
     pub title_cache_entries: usize,
+    /// Milliseconds between runs of the backfill that fills `contacts.title_normalized` for
+    /// rows written without it; 0 turns it off.
+    pub backfill_ms: u64,
 }
 
 impl Default for NormalizeConfig {
@@ -283,6 +286,7 @@ impl Default for NormalizeConfig {
             industries_csv: "config/industries.csv".into(),
             titles_toml: "config/titles.toml".into(),
             title_cache_entries: 10_000,
+            backfill_ms: 60_000,
         }
     }
 }

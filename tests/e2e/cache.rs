@@ -322,3 +322,39 @@ async fn apollo_urls_become_filters_the_search_accepts() {
     );
     i.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn title_normalized_matches_the_canonical_title_after_the_backfill() {
+    let mut config = crate::harness::test_config("cache_titles");
+    config.normalize.backfill_ms = 50;
+    let i = Instance::start_with(config).await;
+    i.sql(SMALL_DATASET).await;
+    let found = |filters: Value| {
+        let i = &i;
+        async move {
+            let (ids, _) = search(i, json!({"filters": filters, "cache": false})).await;
+            ids
+        }
+    };
+    // "VP Sales" and the stored "VP of Sales" are both "vice president of sales".
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            found(json!({"title_normalized": {"eq": "VP Sales"}})).await == ["1"]
+        })
+        .await
+    );
+    assert_eq!(
+        found(json!({"title_normalized": {"contains": "Sr. Eng"}})).await,
+        ["2"]
+    );
+    // A title update clears the canonical one (trigger) and the backfill fills it again.
+    i.sql("UPDATE contacts SET title = 'CEO' WHERE first_name = 'Bob'")
+        .await;
+    assert!(
+        wait_until(Duration::from_secs(10), || async {
+            found(json!({"title_normalized": {"in": ["Chief Executive Officer"]}})).await == ["4"]
+        })
+        .await
+    );
+    i.stop().await.unwrap();
+}
