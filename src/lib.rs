@@ -5,6 +5,7 @@
 //! in-process. The engine (actors, planner, codec) lives in the `rolodex-actors` crate.
 
 pub mod backfill;
+pub mod bench_cache;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -61,6 +61,11 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Req(args) => rolodex::cli::req::run(&config, args).await,
+        Command::BenchCache(args) => {
+            let report = rolodex::bench_cache::run(&config, args.iterations).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(0)
+        }
     }
 }
 
