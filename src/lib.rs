@@ -4,6 +4,8 @@
 //! `main.rs` passes SIGINT/SIGTERM and the tests pass a oneshot and run the real daemon
 //! in-process. The engine (actors, planner, codec) lives in the `rolodex-actors` crate.
 
+pub mod backfill;
+pub mod bench_cache;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -16,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::Actor;
+use rolodex_actors::cache::{self, CacheActor, CacheArgs};
 use rolodex_actors::gateway::{EndpointStats, GatewayActor, GatewayArgs, Route, ServiceIdentity};
 use rolodex_actors::monitor::{Monitor, MonitorActor, MonitorArgs};
 use rolodex_actors::planner::core::Planner;
@@ -54,6 +57,18 @@ pub enum ServeError {
 /// so several instances can share one process (the tests do).
 pub fn actor_name(prefix: &str, child: &str) -> String {
     format!("{prefix}/{child}")
+}
+
+/// The name scope of an instance's actors: its prefix, or `prefix#n` when another instance in
+/// this process already uses the prefix (two instances of one deployment in one test process).
+fn actor_scope(prefix: &str) -> String {
+    let mut scope = prefix.to_owned();
+    let mut n = 1;
+    while ractor::registry::where_is(actor_name(&scope, "supervisor")).is_some() {
+        n += 1;
+        scope = format!("{prefix}#{n}");
+    }
+    scope
 }
 
 /// Connect to NATS the way every Rolodex component does.
@@ -113,8 +128,21 @@ pub async fn serve_with(
     }
     let client = connect_nats(&config).await?;
 
-    let prefix = config.nats.prefix.clone();
-    let monitor = Monitor::new(config.monitor.clone(), actor_name(&prefix, "monitor"));
+    let (industries, titles) = rolodex_actors::normalize::load(&config.normalize)
+        .map_err(|e| ServeError::Config(e.to_string()))?;
+    let rules = Arc::new(titles);
+    let normalize = Normalize {
+        industries: Arc::new(industries),
+        titles: Arc::new(rolodex_actors::normalize::TitleCache::new(
+            rules.clone(),
+            config.normalize.title_cache_entries,
+        )),
+        rules,
+    };
+
+    let scope = actor_scope(&config.nats.prefix);
+    let prefix = &config.nats.prefix;
+    let monitor = Monitor::new(config.monitor.clone(), actor_name(&scope, "monitor"));
     let (http_stop, http_stopped) = oneshot::channel::<()>();
     let (http_addr, http_task) = if config.http.enabled {
         let stopped = async move {
@@ -138,10 +166,21 @@ pub async fn serve_with(
     } else {
         (None, None)
     };
-    let children = children(&config, &pool, &client, &monitor);
+    let cache = cache::Handle::new(
+        &config.cache,
+        uuid::Uuid::new_v4().simple().to_string(),
+        actor_name(&scope, "cache"),
+        Some(cache::Broadcast {
+            client: client.clone(),
+            subject: format!("{prefix}.cache.invalidate"),
+        }),
+    );
+    let children = children(
+        &config, &scope, &pool, &client, &normalize, &cache, &monitor,
+    );
     let policy = RestartPolicy::from(&config.supervisor);
     let (supervisor, supervisor_done) = Actor::spawn(
-        Some(actor_name(&prefix, "supervisor")),
+        Some(actor_name(&scope, "supervisor")),
         Supervisor,
         (policy, children),
     )
@@ -151,7 +190,7 @@ pub async fn serve_with(
     tracing::info!(
         service = SERVICE_NAME,
         nats = %config.nats.url,
-        subjects = %format!("{prefix}.>"),
+        subjects = %format!("{}.>", config.nats.prefix),
         database = %address,
         http = %http_addr.map_or("off".to_owned(), |a| a.to_string()),
         "Rolodex ready."
@@ -159,12 +198,23 @@ pub async fn serve_with(
     if let Some(ready) = ready {
         let _ = ready.send(Ready { http: http_addr });
     }
+    let backfill = (config.normalize.backfill_ms > 0).then(|| {
+        tokio::spawn(backfill::run(
+            pool.clone(),
+            normalize.titles.clone(),
+            cache.clone(),
+            Duration::from_millis(config.normalize.backfill_ms),
+        ))
+    });
 
     let mut supervisor_done = supervisor_done;
     let outcome = tokio::select! {
         _ = shutdown => Ok(()),
         _ = &mut supervisor_done => Err(ServeError::Escalated("a child kept crashing; see the log".into())),
     };
+    if let Some(task) = backfill {
+        task.abort();
+    }
     if outcome.is_ok() {
         tracing::info!("Shutting down: stopping intake, draining.");
         let drain = Duration::from_secs(config.gateway.drain_secs);
@@ -188,14 +238,32 @@ pub async fn serve_with(
     outcome
 }
 
+/// The normalisation data loaded once at start.
+struct Normalize {
+    industries: Arc<rolodex_actors::normalize::Industries>,
+    rules: Arc<rolodex_actors::normalize::TitleRules>,
+    titles: Arc<rolodex_actors::normalize::TitleCache>,
+}
+
 /// The supervision tree's children, in start order.
 fn children(
     config: &Config,
+    scope: &str,
     pool: &Pool,
     client: &async_nats::Client,
+    normalize: &Normalize,
+    cache: &cache::Handle,
     monitor: &Monitor,
 ) -> Vec<Box<dyn Child>> {
     let prefix = &config.nats.prefix;
+    let cache = cache.clone();
+    let cache_args = CacheArgs {
+        handle: cache.clone(),
+        client: client.clone(),
+        prefix: prefix.clone(),
+        sweep: Duration::from_millis(config.cache.sweep_ms),
+    };
+    let stats_cache = cache.clone();
     let secret = if config.query.cursor_secret.is_empty() {
         tracing::warn!("query.cursor_secret is empty: cursors are signed with a per-process key.");
         uuid::Uuid::new_v4().as_bytes().to_vec()
@@ -204,7 +272,9 @@ fn children(
     };
     let planner_args = PlannerArgs {
         pool: pool.clone(),
-        planner: Arc::new(Planner::new(config.query.clone(), &secret)),
+        planner: Arc::new(
+            Planner::new(config.query.clone(), &secret).with_titles(normalize.rules.clone()),
+        ),
         monitor: monitor.clone(),
     };
     let stats = Arc::new(
@@ -219,7 +289,7 @@ fn children(
         client: client.clone(),
         prefix: prefix.clone(),
         codec: Codec::new(config.wire.clone()),
-        planner: planner::Handle::new(actor_name(prefix, "planner")),
+        planner: planner::Handle::new(actor_name(scope, "planner")),
         max_in_flight: config.gateway.max_in_flight,
         deadline: Duration::from_secs(config.gateway.request_timeout_secs),
         drain: Duration::from_secs(config.gateway.drain_secs),
@@ -227,7 +297,7 @@ fn children(
         stream_ack_timeout: Duration::from_secs(config.query.stream_ack_timeout_secs),
         identity: ServiceIdentity {
             name: SERVICE_NAME.into(),
-            id: uuid::Uuid::new_v4().simple().to_string(),
+            id: cache.origin().to_owned(),
             version: VERSION.into(),
             description: "Contacts-and-companies search and ingestion".into(),
             started: chrono::Utc::now().to_rfc3339(),
@@ -239,17 +309,21 @@ fn children(
             serde_json::json!({
                 "pool": stats_pool.stats(),
                 "queries": stats_monitor.query_summaries(),
+                "cache": stats_cache.metrics(),
             })
         }),
+        cache,
+        industries: normalize.industries.clone(),
+        default_limit: config.query.default_limit,
     };
     vec![
         Box::new(ChildSpec {
-            name: actor_name(prefix, "pool"),
+            name: actor_name(scope, "pool"),
             make: || PoolActor,
             args: pool.clone(),
         }),
         Box::new(ChildSpec {
-            name: actor_name(prefix, "monitor"),
+            name: actor_name(scope, "monitor"),
             make: || MonitorActor,
             args: MonitorArgs {
                 monitor: monitor.clone(),
@@ -257,12 +331,17 @@ fn children(
             },
         }),
         Box::new(ChildSpec {
-            name: actor_name(prefix, "planner"),
+            name: actor_name(scope, "planner"),
             make: || PlannerActor,
             args: planner_args,
         }),
         Box::new(ChildSpec {
-            name: actor_name(prefix, "gateway"),
+            name: actor_name(scope, "cache"),
+            make: || CacheActor,
+            args: cache_args,
+        }),
+        Box::new(ChildSpec {
+            name: actor_name(scope, "gateway"),
             make: || GatewayActor,
             args: gateway_args,
         }),

@@ -62,6 +62,11 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Req(args) => rolodex::cli::req::run(&config, args).await,
         Command::Stats { json } => rolodex::cli::stats::run(&config, *json).await,
+        Command::BenchCache(args) => {
+            let report = rolodex::bench_cache::run(&config, args.iterations).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(0)
+        }
     }
 }
 

@@ -18,6 +18,8 @@ pub struct Config {
     pub log: LogConfig,
     pub monitor: MonitorConfig,
     pub http: HttpConfig,
+    pub cache: CacheConfig,
+    pub normalize: NormalizeConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -271,6 +273,37 @@ impl Default for MonitorConfig {
     }
 }
 
+/// The result cache (DESIGN §3): search, count and facet replies, and Apollo URL analyses.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Serve repeated searches from memory; `false` makes every request a miss.
+    pub enabled: bool,
+    /// Seconds a result may be served (a write invalidates it sooner).
+    pub ttl_secs: u64,
+    /// Seconds an Apollo URL analysis is kept.
+    pub apollo_ttl_secs: u64,
+    /// Most entries kept; least recently used go first.
+    pub max_entries: usize,
+    /// Most bytes of encoded replies kept; one entry may take at most an eighth of it.
+    pub max_bytes: usize,
+    /// Milliseconds between sweeps of expired and invalidated entries.
+    pub sweep_ms: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ttl_secs: 300,
+            apollo_ttl_secs: 3600,
+            max_entries: 10_000,
+            max_bytes: 128 * 1024 * 1024,
+            sweep_ms: 1_000,
+        }
+    }
+}
+
 /// The small HTTP listener for /metrics, /healthz and /readyz.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -285,6 +318,32 @@ impl Default for HttpConfig {
         Self {
             enabled: true,
             listen: "127.0.0.1:9464".into(),
+        }
+    }
+}
+
+/// Data files for normalising imported and queried values.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NormalizeConfig {
+    /// Apollo industry tag id → industry name (`tag_id,industry`), loaded once at start.
+    pub industries_csv: String,
+    /// Title abbreviation rules and the common titles pre-loaded into the title cache.
+    pub titles_toml: String,
+    /// Entries of the normalised-title LRU.
+    pub title_cache_entries: usize,
+    /// Milliseconds between runs of the backfill that fills `contacts.title_normalized` for
+    /// rows written without it; 0 turns it off.
+    pub backfill_ms: u64,
+}
+
+impl Default for NormalizeConfig {
+    fn default() -> Self {
+        Self {
+            industries_csv: "config/industries.csv".into(),
+            titles_toml: "config/titles.toml".into(),
+            title_cache_entries: 10_000,
+            backfill_ms: 60_000,
         }
     }
 }
@@ -407,6 +466,31 @@ impl Config {
         check(
             self.monitor.slow_log_size >= 1,
             "monitor.slow_log_size",
+            "must be at least 1",
+        );
+        check(
+            self.cache.ttl_secs >= 1,
+            "cache.ttl_secs",
+            "must be at least 1",
+        );
+        check(
+            self.cache.max_entries >= 1,
+            "cache.max_entries",
+            "must be at least 1",
+        );
+        check(
+            self.cache.max_bytes >= 64 * 1024,
+            "cache.max_bytes",
+            "must be at least 65536",
+        );
+        check(
+            self.cache.sweep_ms >= 10,
+            "cache.sweep_ms",
+            "must be at least 10",
+        );
+        check(
+            self.normalize.title_cache_entries >= 1,
+            "normalize.title_cache_entries",
             "must be at least 1",
         );
         check(

@@ -32,6 +32,9 @@ pub enum ApiError {
         max: u64,
         hint: String,
     },
+    /// `apollo.analyze` was given a URL that is not an Apollo.io people or company search.
+    #[error("not an Apollo.io search URL: {0}")]
+    NotApolloUrl(String),
     /// The entity does not exist.
     #[error("{entity} {key} not found")]
     NotFound { entity: String, key: String },
@@ -76,7 +79,8 @@ impl ApiError {
             | Self::UnknownOperator { .. }
             | Self::InvalidValue { .. }
             | Self::InvalidCursor(_)
-            | Self::LimitExceeded { .. } => 400,
+            | Self::LimitExceeded { .. }
+            | Self::NotApolloUrl(_) => 400,
             Self::NotFound { .. } => 404,
             Self::Timeout(_) => 408,
             Self::Conflict(_) => 409,
@@ -96,6 +100,7 @@ impl ApiError {
             Self::InvalidValue { .. } => "invalid_value",
             Self::InvalidCursor(_) => "invalid_cursor",
             Self::LimitExceeded { .. } => "limit_exceeded",
+            Self::NotApolloUrl(_) => "not_apollo_url",
             Self::NotFound { .. } => "not_found",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Timeout(_) => "timeout",

@@ -8,13 +8,19 @@
 //! - [`planner`]: filters → SQL plans, executed on a pool lease.
 //! - [`pool`]: the PostgreSQL connections, rationed between classes of work.
 //! - [`gateway`]: the NATS micro service endpoints.
+//! - [`apollo`]: Apollo.io search URL → Rolodex filters.
+//! - [`normalize`]: industry mapping and canonical job titles (pure lookups).
+//! - [`cache`]: the result cache (never stale, single flight) and the Apollo-URL cache.
 //! - [`supervisor`]: the root supervisor and its restart policy.
 
+pub mod apollo;
+pub mod cache;
 pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod model;
 pub mod monitor;
+pub mod normalize;
 pub mod planner;
 pub mod pool;
 pub mod supervisor;

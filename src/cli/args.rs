@@ -84,6 +84,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Cache hit and miss latency over NATS beside the raw NATS round trip (needs a running
+    /// daemon on the configured prefix).
+    BenchCache(BenchCacheArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchCacheArgs {
+    /// Sequential requests per series
+    #[arg(long, default_value_t = 2000)]
+    pub iterations: usize,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod harness;
 
 mod cli;
 
+mod cache;
 mod monitor;
 mod property;
 mod proxy;

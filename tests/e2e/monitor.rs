@@ -39,7 +39,10 @@ async fn scrape(i: &Instance) -> HashMap<String, f64> {
 
 #[tokio::test]
 async fn after_a_known_workload_the_counters_say_exactly_that() {
-    let i = Instance::start("mon_counts").await;
+    let mut config = test_config("mon_counts");
+    // Every search reaches the database, so query counts equal request counts.
+    config.cache.enabled = false;
+    let i = Instance::start_with(config).await;
     i.sql(SMALL_DATASET).await;
     for _ in 0..3 {
         i.ok(
@@ -108,6 +111,7 @@ async fn with_a_low_threshold_a_query_is_logged_slow_and_its_plan_captured() {
     config.monitor.slow_ms = 0;
     config.monitor.explain_ms = 0;
     config.monitor.explain_per_minute = 2;
+    config.cache.enabled = false;
     let i = Instance::start_with(config).await;
     i.sql(SMALL_DATASET).await;
     for _ in 0..4 {

@@ -33,6 +33,12 @@ pub struct GatewayArgs {
     /// Per-endpoint counters, created once so they survive restarts of the gateway.
     pub stats: Arc<Vec<(Route, Arc<EndpointStats>)>>,
     pub extra_stats: StatsSource,
+    /// The result cache every request looks in first.
+    pub cache: crate::cache::Handle,
+    /// Industry tag ids for `apollo.analyze`.
+    pub industries: Arc<crate::normalize::Industries>,
+    /// `query.default_limit`, made explicit in cache keys.
+    pub default_limit: u32,
 }
 
 pub enum GatewayMsg {}
@@ -75,6 +81,9 @@ impl Actor for GatewayActor {
             stream_window: args.stream_window,
             stream_ack_timeout: args.stream_ack_timeout,
             monitor: args.monitor.clone(),
+            cache: args.cache.clone(),
+            industries: args.industries.clone(),
+            default_limit: args.default_limit,
         });
         let (stop, stopped) = watch::channel(false);
         let mut intake = Vec::new();

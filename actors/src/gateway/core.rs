@@ -18,10 +18,12 @@ pub enum Route {
     Stream(Entity),
     /// `admin.slow_queries`: the monitor's recent slow queries with their plans.
     SlowQueries,
+    /// `apollo.analyze`: an Apollo.io search URL → Rolodex filters.
+    ApolloAnalyze,
 }
 
 impl Route {
-    pub const ALL: [Route; 11] = [
+    pub const ALL: [Route; 12] = [
         Route::Search(Entity::Contacts),
         Route::Count(Entity::Contacts),
         Route::Facets(Entity::Contacts),
@@ -33,12 +35,14 @@ impl Route {
         Route::Get(Entity::Companies),
         Route::Stream(Entity::Companies),
         Route::SlowQueries,
+        Route::ApolloAnalyze,
     ];
 
     /// The subject after the prefix, e.g. `contacts.search`.
     pub fn suffix(self) -> String {
         let (entity, verb) = match self {
             Route::SlowQueries => return "admin.slow_queries".into(),
+            Route::ApolloAnalyze => return "apollo.analyze".into(),
             Route::Search(e) => (e, "search"),
             Route::Count(e) => (e, "count"),
             Route::Facets(e) => (e, "facets"),

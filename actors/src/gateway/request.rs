@@ -1,4 +1,6 @@
-//! One request, start to finish: negotiate, decode, route to the planner, encode, reply.
+//! One request, start to finish: negotiate, decode, look in the result cache, route to the
+//! planner, encode, reply. The cache lookup is a hash-map read; a miss asks the planner as
+//! before (single flight), so the gateway still never waits on the database itself.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,11 +12,16 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::core::{EndpointStats, Route};
+use crate::apollo::{self, AnalyzeRequest};
+use crate::cache::core::key::dependencies;
+use crate::cache::{self, Cached, Key, Source, Tables};
 use crate::error::ApiError;
 use crate::model::{
     CountRequest, FacetsRequest, GetRequest, SearchRequest, SlowQueriesReply, SlowQueriesRequest,
 };
 use crate::monitor::Monitor;
+use crate::normalize::Industries;
+use crate::planner::core::canon;
 use crate::planner::{Answer, Handle, PlannerMsg};
 use crate::wire::{headers, Codec, Negotiated, RequestMeta};
 
@@ -25,9 +32,20 @@ pub(super) struct Ctx {
     pub planner: Handle,
     pub in_flight: Arc<Semaphore>,
     pub deadline: Duration,
+    pub cache: cache::Handle,
+    pub industries: Arc<Industries>,
+    /// `query.default_limit`, made explicit in cache keys.
+    pub default_limit: u32,
     pub stream_window: usize,
     pub stream_ack_timeout: Duration,
     pub monitor: Monitor,
+}
+
+/// What a route produced: an answer still to encode, or bytes from (or for) the cache.
+enum Out {
+    /// `Some` on cacheable routes that bypassed the cache (`cache: false`, `explain`).
+    Answer(Answer, Option<Source>),
+    Cached(Cached, Source),
 }
 
 fn header<'a>(h: Option<&'a HeaderMap>, name: &str) -> Option<&'a str> {
@@ -70,7 +88,7 @@ pub(super) async fn handle(ctx: Arc<Ctx>, route: Route, stats: Arc<EndpointStats
                     .record_request(&endpoint, None, started.elapsed());
                 return;
             }
-            Ok(Some(answer)) => Ok(answer),
+            Ok(Some(out)) => Ok(out),
             Err(e) => Err(e),
         };
         let code = result.as_ref().err().map(|e| e.code());
@@ -102,33 +120,88 @@ async fn answer(
     meta: RequestMeta<'_>,
     n: Negotiated,
     body: &[u8],
-) -> Result<Answer, ApiError> {
+) -> Result<Out, ApiError> {
     let deadline = ctx.deadline;
     let planner = &ctx.planner;
+    let use_cache = |opt: Option<bool>| ctx.cache.enabled() && opt != Some(false);
     match route {
         Route::Search(e) => {
             let req: SearchRequest = ctx.codec.decode(meta, n, body)?;
-            planner
-                .ask(|r| PlannerMsg::Search(e, Box::new(req), r), deadline)
-                .await
+            if !use_cache(req.cache) || req.explain {
+                let a = planner
+                    .ask(|r| PlannerMsg::Search(e, Box::new(req), r), deadline)
+                    .await?;
+                return Ok(Out::Answer(a, Some(Source::Miss)));
+            }
+            let canonical = canon::search(e, &req, ctx.default_limit);
+            let mut names: Vec<&str> = req.sort.iter().map(|s| s.field.as_str()).collect();
+            names.extend(req.fields.iter().flatten().map(String::as_str));
+            let deps = dependencies(e, &req.filters, &names);
+            let ask = || planner.ask(|r| PlannerMsg::Search(e, Box::new(req), r), deadline);
+            through_cache(
+                ctx,
+                route,
+                n,
+                &canonical,
+                deps,
+                ctx.cache.result_ttl_ms(),
+                ask,
+            )
+            .await
         }
         Route::Count(e) => {
             let req: CountRequest = ctx.codec.decode(meta, n, body)?;
-            planner
-                .ask(|r| PlannerMsg::Count(e, req, r), deadline)
-                .await
+            if !use_cache(req.cache) {
+                let a = planner
+                    .ask(|r| PlannerMsg::Count(e, req, r), deadline)
+                    .await?;
+                return Ok(Out::Answer(a, Some(Source::Miss)));
+            }
+            let canonical = canon::count(e, &req);
+            let deps = dependencies(e, &req.filters, &[]);
+            let ask = || planner.ask(|r| PlannerMsg::Count(e, req, r), deadline);
+            through_cache(
+                ctx,
+                route,
+                n,
+                &canonical,
+                deps,
+                ctx.cache.result_ttl_ms(),
+                ask,
+            )
+            .await
         }
         Route::Facets(e) => {
             let req: FacetsRequest = ctx.codec.decode(meta, n, body)?;
-            planner
-                .ask(|r| PlannerMsg::Facets(e, req, r), deadline)
-                .await
+            if !use_cache(req.cache) {
+                let a = planner
+                    .ask(|r| PlannerMsg::Facets(e, req, r), deadline)
+                    .await?;
+                return Ok(Out::Answer(a, Some(Source::Miss)));
+            }
+            let canonical = canon::facets(e, &req);
+            let names: Vec<&str> = req.facets.iter().map(String::as_str).collect();
+            let deps = dependencies(e, &req.filters, &names);
+            let ask = || planner.ask(|r| PlannerMsg::Facets(e, req, r), deadline);
+            through_cache(
+                ctx,
+                route,
+                n,
+                &canonical,
+                deps,
+                ctx.cache.result_ttl_ms(),
+                ask,
+            )
+            .await
         }
         Route::Get(e) => {
             let req: GetRequest = ctx.codec.decode(meta, n, body)?;
             let uuid = Uuid::parse_str(req.uuid.trim())
                 .map_err(|_| ApiError::invalid("uuid", "expected a UUID"))?;
-            planner.ask(|r| PlannerMsg::Get(e, uuid, r), deadline).await
+            let a = planner
+                .ask(|r| PlannerMsg::Get(e, uuid, r), deadline)
+                .await?;
+            Ok(Out::Answer(a, None))
         }
         Route::Stream(_) => Err(ApiError::Internal("streams are not single answers".into())),
         Route::SlowQueries => {
@@ -137,14 +210,75 @@ async fn answer(
                 .monitor
                 .slow_queries(req.limit.unwrap_or(20).min(1000))
                 .await?;
-            Ok(Answer::SlowQueries(SlowQueriesReply { slow_queries }))
+            Ok(Out::Answer(
+                Answer::SlowQueries(SlowQueriesReply { slow_queries }),
+                None,
+            ))
+        }
+        Route::ApolloAnalyze => {
+            let req: AnalyzeRequest = ctx.codec.decode(meta, n, body)?;
+            let canonical = serde_json::Value::String(apollo::normalize_url(&req.url)?);
+            let industries = &ctx.industries;
+            let run = || async move { apollo::analyze(&req.url, industries) };
+            let ttl = ctx.cache.apollo_ttl_ms();
+            through_cache(ctx, route, n, &canonical, Tables::NONE, ttl, run).await
         }
     }
 }
 
+/// Serve from the cache, or run `compute` (once for identical concurrent misses), encode its
+/// answer in the caller's format and keep the bytes.
+async fn through_cache<T, F, Fut>(
+    ctx: &Ctx,
+    route: Route,
+    n: Negotiated,
+    canonical: &serde_json::Value,
+    deps: Tables,
+    ttl_ms: u64,
+    compute: F,
+) -> Result<Out, ApiError>
+where
+    T: serde::Serialize,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let key = Key::of(&route.suffix(), n.into(), canonical);
+    let codec = &ctx.codec;
+    let (cached, source) = ctx
+        .cache
+        .fetch(key, deps, ttl_ms, || async move {
+            let answer = compute().await?;
+            let enc = codec.encode(n, &answer)?;
+            Ok(Cached {
+                body: Bytes::from(enc.body),
+                content_type: enc.content_type,
+                zstd: enc.zstd,
+            })
+        })
+        .await?;
+    Ok(Out::Cached(cached, source))
+}
+
 /// The reply's headers and body: the answer, or the error in headers and body.
-fn reply(codec: &Codec, n: Negotiated, result: Result<Answer, ApiError>) -> (HeaderMap, Bytes) {
+fn reply(codec: &Codec, n: Negotiated, result: Result<Out, ApiError>) -> (HeaderMap, Bytes) {
     let mut h = HeaderMap::new();
+    let result = match result {
+        Ok(Out::Cached(c, source)) => {
+            h.insert(headers::CONTENT_TYPE, c.content_type);
+            if c.zstd {
+                h.insert(headers::CONTENT_ENCODING, headers::ZSTD);
+            }
+            h.insert(headers::CACHE, source.header());
+            return (h, c.body);
+        }
+        Ok(Out::Answer(a, source)) => {
+            if let Some(source) = source {
+                h.insert(headers::CACHE, source.header());
+            }
+            Ok(a)
+        }
+        Err(e) => Err(e),
+    };
     let encoded = result.and_then(|a| codec.encode(n, &a)).or_else(|e| {
         h.insert(headers::SERVICE_ERROR_CODE, e.status().to_string().as_str());
         // Header values are one line.

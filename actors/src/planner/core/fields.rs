@@ -154,6 +154,15 @@ pub static FIELDS: &[Field] = &[
     field!(Some("last_name"), None, Contacts, "last_name", Text, true),
     field!(Some("email"), None, Contacts, "email", Text, true),
     field!(Some("title"), None, Contacts, "title", Text, false),
+    // The canonical title; filter values on it are normalised by the planner the same way.
+    field!(
+        Some("title_normalized"),
+        None,
+        Contacts,
+        "title_normalized",
+        Text,
+        false
+    ),
     field!(
         Some("seniority"),
         None,

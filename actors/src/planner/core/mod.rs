@@ -1,6 +1,7 @@
 //! The planner's pure core: request → validated filter tree → SQL plan. No I/O; every rule of
 //! DESIGN §6 is unit- and snapshot-tested here.
 
+pub mod canon;
 pub mod cursor;
 pub mod datum;
 pub mod fields;
@@ -47,7 +48,12 @@ pub struct SearchPlan {
 pub struct Planner {
     config: QueryConfig,
     cursors: CursorCodec,
+    /// Normalises `title_normalized` filter values; without it they are only lower-cased.
+    titles: Option<std::sync::Arc<crate::normalize::TitleRules>>,
 }
+
+/// The filter field whose values are job titles to normalise before binding.
+pub const TITLE_NORMALIZED: &str = "title_normalized";
 
 /// The parts of a request that decide which rows match.
 struct Matching {
@@ -72,7 +78,65 @@ impl Planner {
         Self {
             config,
             cursors: CursorCodec::new(cursor_secret),
+            titles: None,
         }
+    }
+
+    /// Normalise `title_normalized` filter values with these rules (as writers do).
+    pub fn with_titles(mut self, rules: std::sync::Arc<crate::normalize::TitleRules>) -> Self {
+        self.titles = Some(rules);
+        self
+    }
+
+    /// `filters` with every `title_normalized` value in canonical form.
+    fn normalize_titles<'f>(&self, filters: &'f Value) -> std::borrow::Cow<'f, Value> {
+        let Some(rules) = &self.titles else {
+            return std::borrow::Cow::Borrowed(filters);
+        };
+        fn walk(v: &mut Value, rules: &crate::normalize::TitleRules) {
+            let Value::Object(map) = v else { return };
+            for (key, value) in map.iter_mut() {
+                match key.as_str() {
+                    "any_of" | "all_of" => {
+                        if let Value::Array(groups) = value {
+                            groups.iter_mut().for_each(|g| walk(g, rules));
+                        }
+                    }
+                    "not" => walk(value, rules),
+                    TITLE_NORMALIZED => {
+                        if let Value::Object(ops) = value {
+                            for operand in ops.values_mut() {
+                                match operand {
+                                    Value::String(s) => *s = rules.normalize(s),
+                                    Value::Array(items) => items.iter_mut().for_each(|i| {
+                                        if let Value::String(s) = i {
+                                            *s = rules.normalize(s);
+                                        }
+                                    }),
+                                    _ => {}
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        fn mentions(v: &Value) -> bool {
+            match v {
+                Value::Object(map) => map
+                    .iter()
+                    .any(|(k, v)| k == TITLE_NORMALIZED || mentions(v)),
+                Value::Array(items) => items.iter().any(mentions),
+                _ => false,
+            }
+        }
+        if !mentions(filters) {
+            return std::borrow::Cow::Borrowed(filters);
+        }
+        let mut owned = filters.clone();
+        walk(&mut owned, rules);
+        std::borrow::Cow::Owned(owned)
     }
 
     pub fn config(&self) -> &QueryConfig {
@@ -94,7 +158,8 @@ impl Planner {
         q: Option<&str>,
         rank: Option<Rank>,
     ) -> Result<Matching, ApiError> {
-        let filter = filter::parse(entity, filters, self.limits())?;
+        let filters = self.normalize_titles(filters);
+        let filter = filter::parse(entity, &filters, self.limits())?;
         let q = q.map(str::trim).filter(|q| !q.is_empty());
         if let Some(q) = q {
             if q.chars().count() > filter::MAX_VALUE_CHARS {
@@ -149,12 +214,14 @@ impl Planner {
         }
         let sort = self.sort(entity, &req.sort, &m)?;
         let columns = self.projection(entity, req.fields.as_deref())?;
+        // The canonical spelling, so that every spelling the result cache treats as one query
+        // also accepts the cursors of the others.
         let fingerprint = cursor::fingerprint(&json!({
             "entity": entity,
-            "filters": filter::canonical(&req.filters),
-            "q": req.q,
+            "filters": canon::filters(entity, &req.filters),
+            "q": canon::q(req.q.as_deref(), req.rank),
             "rank": req.rank,
-            "sort": req.sort,
+            "sort": canon::sort(req),
         }));
         let start = match &req.cursor {
             Some(_) if offset > 0 => {

@@ -1,0 +1,171 @@
+//! `rolodex bench-cache`: the latency of a result-cache hit and of a miss over NATS, beside
+//! the raw NATS round trip to an echo responder on the same server (the floor a hit can
+//! approach). Runs against a daemon already serving the configured prefix; requests are
+//! pre-encoded (MessagePack + zstd) and replies are not decoded, so the figures are the
+//! service's, not the client's codec.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::client::{self, Format};
+use crate::Config;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Serve(#[from] crate::ServeError),
+    #[error("NATS: {0}")]
+    Nats(String),
+    #[error("the daemon answered with an error: {0}")]
+    Reply(String),
+    #[error("expected a cache {wanted} but the reply said {got:?}; is the cache enabled?")]
+    Cache {
+        wanted: &'static str,
+        got: Option<String>,
+    },
+}
+
+/// Percentiles of one series, in microseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Series {
+    pub n: usize,
+    pub p50_us: f64,
+    pub p90_us: f64,
+    pub p99_us: f64,
+}
+
+impl Series {
+    fn of(mut samples: Vec<Duration>) -> Series {
+        samples.sort();
+        let at = |q: f64| {
+            let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+            samples.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e6)
+        };
+        Series {
+            n: samples.len(),
+            p50_us: at(0.5),
+            p90_us: at(0.9),
+            p99_us: at(0.99),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub raw_nats: Series,
+    pub hit: Series,
+    pub miss: Series,
+    /// hit p50 / raw NATS p50 (goal: at most 1.5).
+    pub hit_over_raw: f64,
+    pub reply_bytes: usize,
+}
+
+/// Run the benchmark: `iterations` sequential requests per series.
+pub async fn run(config: &Config, iterations: usize) -> Result<Report, BenchError> {
+    let nats = crate::connect_nats(config).await?;
+    let echo_client = crate::connect_nats(config).await?;
+    let prefix = &config.nats.prefix;
+    let echo_subject = format!("{prefix}.bench.echo.{}", uuid::Uuid::new_v4().simple());
+    let mut echo = echo_client
+        .subscribe(echo_subject.clone())
+        .await
+        .map_err(|e| BenchError::Nats(e.to_string()))?;
+    let responder = echo_client.clone();
+    let echo_task = tokio::spawn(async move {
+        while let Some(msg) = echo.next().await {
+            if let Some(reply) = msg.reply {
+                let _ = responder.publish(reply, msg.payload).await;
+            }
+        }
+    });
+    echo_client
+        .flush()
+        .await
+        .map_err(|e| BenchError::Nats(e.to_string()))?;
+
+    let raw = {
+        let payload = bytes::Bytes::from(vec![b'x'; 100]);
+        let mut samples = Vec::with_capacity(iterations);
+        for _ in 0..iterations + iterations / 10 {
+            let t = Instant::now();
+            nats.request(echo_subject.clone(), payload.clone())
+                .await
+                .map_err(|e| BenchError::Nats(e.to_string()))?;
+            samples.push(t.elapsed());
+        }
+        Series::of(samples.split_off(iterations / 10))
+    };
+
+    let search = format!("{prefix}.contacts.search");
+    let hot = json!({"filters": {"seniority": {"eq": "vp"}}, "limit": 25});
+    let (hit, reply_bytes) = {
+        let (h, body) = client::encode_request(&hot, Format::MsgPackZstd, Some("bench"))
+            .map_err(|e| BenchError::Reply(e.to_string()))?;
+        let body = bytes::Bytes::from(body);
+        let mut samples = Vec::with_capacity(iterations);
+        let mut size = 0;
+        for i in 0..iterations + 1 + iterations / 10 {
+            let t = Instant::now();
+            let msg = nats
+                .request_with_headers(search.clone(), h.clone(), body.clone())
+                .await
+                .map_err(|e| BenchError::Nats(e.to_string()))?;
+            let took = t.elapsed();
+            check(&msg, if i == 0 { None } else { Some("hit") })?;
+            size = msg.payload.len();
+            if i > iterations / 10 {
+                samples.push(took);
+            }
+        }
+        (Series::of(samples), size)
+    };
+
+    let miss = {
+        let mut samples = Vec::with_capacity(iterations);
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        for i in 0..iterations {
+            // A distinct question each time: a real miss (query, encode, store).
+            let body = json!({"filters": {"seniority": {"eq": "vp"}, "first_name": {"ne": format!("{run}{i}")}}, "limit": 25});
+            let (h, body) = client::encode_request(&body, Format::MsgPackZstd, Some("bench"))
+                .map_err(|e| BenchError::Reply(e.to_string()))?;
+            let t = Instant::now();
+            let msg = nats
+                .request_with_headers(search.clone(), h, body.into())
+                .await
+                .map_err(|e| BenchError::Nats(e.to_string()))?;
+            samples.push(t.elapsed());
+            check(&msg, Some("miss"))?;
+        }
+        Series::of(samples)
+    };
+    echo_task.abort();
+    let hit_over_raw = if raw.p50_us > 0.0 {
+        hit.p50_us / raw.p50_us
+    } else {
+        0.0
+    };
+    Ok(Report {
+        raw_nats: raw,
+        hit,
+        miss,
+        hit_over_raw,
+        reply_bytes,
+    })
+}
+
+fn check(msg: &async_nats::Message, wanted: Option<&'static str>) -> Result<(), BenchError> {
+    let h = msg.headers.as_ref();
+    if let Some(err) = h.and_then(|h| h.get("Nats-Service-Error")) {
+        return Err(BenchError::Reply(err.to_string()));
+    }
+    let got = h
+        .and_then(|h| h.get(rolodex_actors::wire::headers::CACHE))
+        .map(|v| v.to_string());
+    match wanted {
+        Some(w) if got.as_deref() != Some(w) => Err(BenchError::Cache { wanted: w, got }),
+        _ => Ok(()),
+    }
+}
