@@ -129,6 +129,12 @@ impl Field {
         format!("{}.{}", self.table.alias(), self.column)
     }
 
+    /// Columns PostgreSQL derives from others (search text, normalised title): filterable,
+    /// but left out of default projections.
+    pub fn is_derived(&self) -> bool {
+        matches!(self.column, "text_search" | "title_normalized")
+    }
+
     pub fn is_text(&self) -> bool {
         matches!(self.kind, Kind::Text | Kind::Keyword)
     }

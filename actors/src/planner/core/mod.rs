@@ -309,7 +309,7 @@ impl Planner {
         let Some(names) = fields else {
             return Ok(entity
                 .fields()
-                .filter(|f| f.table == entity.base() && f.column != "text_search")
+                .filter(|f| f.table == entity.base() && !f.is_derived())
                 .collect());
         };
         if names.is_empty() {
@@ -385,7 +385,7 @@ impl Planner {
             let f = entity.field(name).ok_or_else(|| ApiError::UnknownField {
                 field: name.clone(),
             })?;
-            if matches!(f.kind, Kind::Uuid | Kind::Timestamp) || f.column == "text_search" {
+            if matches!(f.kind, Kind::Uuid | Kind::Timestamp) || f.is_derived() {
                 return Err(ApiError::invalid(
                     name,
                     "cannot be faceted (values are unique)",

@@ -520,10 +520,7 @@ pub fn facets(q: &Query<'_>, fields: &[&'static Field], size: u32) -> Sql {
 
 /// One entity by uuid with every related table joined.
 pub fn get(entity: Entity, uuid: uuid::Uuid) -> (Sql, Vec<&'static Field>) {
-    let columns: Vec<&'static Field> = entity
-        .fields()
-        .filter(|f| f.column != "text_search")
-        .collect();
+    let columns: Vec<&'static Field> = entity.fields().filter(|f| !f.is_derived()).collect();
     let tables: BTreeSet<Table> = columns
         .iter()
         .map(|f| f.table)
