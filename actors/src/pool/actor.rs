@@ -31,6 +31,9 @@ struct Ration {
     counters: Counters,
 }
 
+/// Connections idle at least this long are pinged before they are handed out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// The shared pool: cheap to clone, safe to lease from any task.
 #[derive(Clone)]
 pub struct Pool {
@@ -70,13 +73,25 @@ impl Pool {
     /// Build the pool. Connections open lazily, warm ones in the background, so start-up
     /// does not wait on 25 handshakes; `check` proves the database is reachable.
     pub fn new(config: &PoolConfig, options: PgConnectOptions) -> Pool {
+        let pre_ping = config.pre_ping;
         let pg = PgPoolOptions::new()
             .max_connections(config.max_connections())
             .min_connections(config.size)
             .acquire_timeout(Duration::from_secs(config.timeout_secs))
             .max_lifetime(Some(Duration::from_secs(config.recycle_secs)))
             .idle_timeout(Some(Duration::from_secs(config.idle_secs)))
-            .test_before_acquire(config.pre_ping)
+            // Pre-ping as SQLAlchemy's pool_pre_ping means it (a dead connection is never
+            // handed out), but only for connections that sat idle: one in constant use has just
+            // proved itself, and pinging it would double every query's round trips.
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if pre_ping && meta.idle_for >= PING_AFTER_IDLE {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_lazy_with(options);
         let rations = Class::ALL
             .into_iter()
