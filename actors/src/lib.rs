@@ -8,12 +8,14 @@
 //! - [`planner`]: filters → SQL plans, executed on a pool lease.
 //! - [`pool`]: the PostgreSQL connections, rationed between classes of work.
 //! - [`gateway`]: the NATS micro service endpoints.
+//! - [`persist`]: events from JetStream, batched into PostgreSQL.
 //! - [`supervisor`]: the root supervisor and its restart policy.
 
 pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod model;
+pub mod persist;
 pub mod planner;
 pub mod pool;
 pub mod supervisor;
