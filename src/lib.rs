@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use ractor::Actor;
 use rolodex_actors::gateway::{EndpointStats, GatewayActor, GatewayArgs, Route, ServiceIdentity};
+use rolodex_actors::persist::{PersistActor, PersistArgs};
 use rolodex_actors::planner::core::Planner;
 use rolodex_actors::planner::{self, PlannerActor, PlannerArgs};
 use rolodex_actors::pool::{connect_options, Pool, PoolActor};
@@ -189,7 +190,7 @@ fn children(config: &Config, pool: &Pool, client: &async_nats::Client) -> Vec<Bo
         stats,
         extra_stats: Arc::new(move || serde_json::json!({ "pool": stats_pool.stats() })),
     };
-    vec![
+    let mut out: Vec<Box<dyn Child>> = vec![
         Box::new(ChildSpec {
             name: actor_name(prefix, "pool"),
             make: || PoolActor,
@@ -200,10 +201,27 @@ fn children(config: &Config, pool: &Pool, client: &async_nats::Client) -> Vec<Bo
             make: || PlannerActor,
             args: planner_args,
         }),
-        Box::new(ChildSpec {
-            name: actor_name(prefix, "gateway"),
-            make: || GatewayActor,
-            args: gateway_args,
-        }),
-    ]
+    ];
+    if config.persist.enabled {
+        // After the planner, before the gateway: shutdown (reverse order) stops intake first,
+        // then flushes and acks the batches in hand while the pool is still open.
+        out.push(Box::new(ChildSpec {
+            name: actor_name(prefix, "persist"),
+            make: || PersistActor,
+            args: PersistArgs {
+                client: client.clone(),
+                pool: pool.clone(),
+                codec: Codec::new(config.wire.clone()),
+                prefix: prefix.clone(),
+                config: config.persist.clone(),
+                drain: Duration::from_secs(config.gateway.drain_secs),
+            },
+        }));
+    }
+    out.push(Box::new(ChildSpec {
+        name: actor_name(prefix, "gateway"),
+        make: || GatewayActor,
+        args: gateway_args,
+    }));
+    out
 }

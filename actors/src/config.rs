@@ -411,7 +411,11 @@ impl Config {
             "persist.writers",
             "must be between 1 and 16",
         );
-        check(p.max_deliver >= 1, "persist.max_deliver", "must be at least 1");
+        check(
+            p.max_deliver >= 1,
+            "persist.max_deliver",
+            "must be at least 1",
+        );
         check(
             p.ack_wait_secs >= 1,
             "persist.ack_wait_secs",

@@ -2,6 +2,8 @@
 //! on 2 cores), one module per capability.
 
 mod harness;
+mod proxy;
 
+mod ingest;
 mod service;
 mod wire;

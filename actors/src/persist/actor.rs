@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::core::{
-    changes_subject, dead_letter_subject, halves, nak_delay, notices, parse_subject,
+    changes_subject, dead_letter_subject, halves, lane, nak_delay, notices, parse_subject,
     stream_name, stream_subjects, validate, Batcher, Event, CONSUMER,
 };
 use super::write::{apply, Failure};
@@ -193,7 +193,9 @@ impl Actor for PersistActor {
         if let Some(task) = state.task.take() {
             let abort = task.abort_handle();
             if tokio::time::timeout(state.drain, task).await.is_err() {
-                tracing::warn!("Persist did not drain in time; unacked events will be redelivered.");
+                tracing::warn!(
+                    "Persist did not drain in time; unacked events will be redelivered."
+                );
                 abort.abort();
             }
         }
@@ -217,24 +219,42 @@ async fn run(
         .messages()
         .await
         .map_err(|e| PersistError::Consume(e.to_string()))?;
-    let mut batcher = Batcher::new(cfg.batch_size, Duration::from_millis(cfg.flush_ms));
-    let mut writers: JoinSet<bool> = JoinSet::new();
+    // One lane per writer, chosen by uuid: the events of one entity are always written by the
+    // same lane, one batch at a time, so two transactions of this instance never race on an
+    // entity (an insert racing a delete could otherwise miss the other's tombstone).
+    let lanes = cfg.writers;
+    let mut batchers: Vec<Batcher<Pending>> = (0..lanes)
+        .map(|_| Batcher::new(cfg.batch_size, Duration::from_millis(cfg.flush_ms)))
+        .collect();
+    let mut busy = vec![false; lanes];
+    let mut writers: JoinSet<(usize, bool)> = JoinSet::new();
     loop {
-        let deadline = batcher.deadline();
-        let writer_free = writers.len() < cfg.writers;
+        let deadline = (0..lanes)
+            .filter(|&l| !busy[l])
+            .filter_map(|l| batchers[l].deadline())
+            .min();
+        let room = batchers.iter().all(|b| b.len() < cfg.batch_size);
         tokio::select! {
             biased;
             _ = stop.changed() => break,
             Some(done) = writers.join_next(), if !writers.is_empty() => {
-                if matches!(done, Ok(false)) && !pause(&ctx, &mut stop).await {
+                let ok = match done {
+                    Ok((lane, ok)) => {
+                        busy[lane] = false;
+                        ok
+                    }
+                    Err(e) => return Err(PersistError::Consume(format!("a writer failed: {e}"))),
+                };
+                if !ok && !pause(&ctx, &mut stop).await {
                     break;
                 }
             }
-            _ = sleep_until(deadline), if deadline.is_some() && writer_free => {}
-            next = messages.next(), if batcher.len() < cfg.batch_size => match next {
+            _ = sleep_until(deadline), if deadline.is_some() => {}
+            next = messages.next(), if room => match next {
                 Some(Ok(msg)) => {
                     if let Some(p) = accept(&ctx, msg).await {
-                        batcher.push(p, Instant::now());
+                        let l = lane(p.event.uuid, lanes);
+                        batchers[l].push(p, Instant::now());
                     }
                 }
                 Some(Err(e)) => match e.kind() {
@@ -246,16 +266,23 @@ async fn run(
                 None => return Err(PersistError::Consume("the message stream ended".into())),
             },
         }
-        if batcher.is_due(Instant::now()) && writers.len() < cfg.writers {
-            let batch = batcher.take();
-            writers.spawn(write(ctx.clone(), batch));
+        let now = Instant::now();
+        for l in 0..lanes {
+            if !busy[l] && batchers[l].is_due(now) {
+                busy[l] = true;
+                let batch = batchers[l].take();
+                let ctx = ctx.clone();
+                writers.spawn(async move { (l, write(ctx, batch).await) });
+            }
         }
     }
-    // Shutdown: write what is batched, wait for every writer, then return (acks are sent).
-    if !batcher.is_empty() {
-        writers.spawn(write(ctx.clone(), batcher.take()));
-    }
+    // Shutdown: let the running writers finish, write what is batched, then return (acks sent).
     while writers.join_next().await.is_some() {}
+    for b in &mut batchers {
+        if !b.is_empty() {
+            write(ctx.clone(), b.take()).await;
+        }
+    }
     Ok(())
 }
 
@@ -424,7 +451,9 @@ async fn dead_letter(ctx: &Ctx, msg: &jetstream::Message, reason: &str) {
         }
         Err(e) => {
             tracing::warn!(error = %e, "Dead-letter publish failed; the event will come back.");
-            let _ = msg.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
+            let _ = msg
+                .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+                .await;
         }
     }
 }
@@ -447,9 +476,12 @@ async fn announce(ctx: &Ctx, events: &[&Event]) {
         let mut h = HeaderMap::new();
         h.insert(headers::CONTENT_TYPE, headers::JSON);
         let subject = changes_subject(&ctx.prefix, entity);
-        if let Err(e) = ctx.client.publish_with_headers(subject, h, body.into()).await {
+        if let Err(e) = ctx
+            .client
+            .publish_with_headers(subject, h, body.into())
+            .await
+        {
             tracing::warn!(error = %e, "Change notice not published.");
         }
     }
 }
-

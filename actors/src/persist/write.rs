@@ -38,7 +38,10 @@ pub fn classify(e: &sqlx::Error) -> Failure {
             let code = db.code().unwrap_or_default();
             let data = (code.starts_with("22") || code.starts_with("23")) && code != "23505";
             if data {
-                Failure::Data(format!("PostgreSQL rejected a value ({code}): {}", db.message()))
+                Failure::Data(format!(
+                    "PostgreSQL rejected a value ({code}): {}",
+                    db.message()
+                ))
             } else {
                 Failure::Retry(format!("PostgreSQL error {code}: {}", db.message()))
             }
@@ -105,7 +108,10 @@ async fn run(conn: &mut PgConnection, sql: &str, rows: UpsertArrays) -> Result<(
         .map_err(|e| classify(&e))
 }
 
-fn bind(q: Query<'_, Postgres, PgArguments>, rows: UpsertArrays) -> Query<'_, Postgres, PgArguments> {
+fn bind(
+    q: Query<'_, Postgres, PgArguments>,
+    rows: UpsertArrays,
+) -> Query<'_, Postgres, PgArguments> {
     let mut q = q.bind(rows.uuids).bind(rows.versions).bind(rows.masks);
     for column in rows.columns {
         q = match column {

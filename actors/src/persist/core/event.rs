@@ -161,7 +161,10 @@ pub type Fields = Vec<Option<Val>>;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     Delete,
-    Upsert { fields: Fields, meta: Option<Fields> },
+    Upsert {
+        fields: Fields,
+        meta: Option<Fields>,
+    },
 }
 
 /// A validated event.
@@ -229,7 +232,11 @@ pub fn validate(entity: Entity, op: Op, body: Value) -> Result<Event, Reject> {
             .as_i64()
             .filter(|v| *v >= 1)
             .ok_or_else(|| reject(format!("`version`: {n} is not an integer ≥ 1")))?,
-        Some(other) => return Err(reject(format!("`version`: expected an integer, got {other}"))),
+        Some(other) => {
+            return Err(reject(format!(
+                "`version`: expected an integer, got {other}"
+            )))
+        }
         None => return Err(reject("`version` is missing")),
     };
     let data = body.remove("data");
@@ -283,8 +290,7 @@ fn fields(columns: &[Column], data: Map<String, Value>, path: &str) -> Result<Fi
             return Err(reject(format!("`{path}.{key}` {why}")));
         };
         out[i] = Some(
-            value_of(columns[i], value)
-                .map_err(|why| reject(format!("`{path}.{key}`: {why}")))?,
+            value_of(columns[i], value).map_err(|why| reject(format!("`{path}.{key}`: {why}")))?,
         );
     }
     Ok(out)
@@ -384,13 +390,34 @@ mod tests {
             (json!({"uuid": U, "version": 0, "data": {}}), "`version`"),
             (json!({"uuid": U, "version": "7", "data": {}}), "`version`"),
             (json!({"uuid": U, "version": 1}), "`data` is missing"),
-            (json!({"uuid": U, "version": 1, "data": {}, "x": 1}), "unknown field `x`"),
-            (json!({"uuid": U, "version": 1, "data": {"text_search": "x"}}), "generated"),
-            (json!({"uuid": U, "version": 1, "data": {"shoe_size": 9}}), "data.shoe_size"),
-            (json!({"uuid": U, "version": 1, "data": {"first_name": 5}}), "data.first_name"),
-            (json!({"uuid": U, "version": 1, "data": {"created_at": null}}), "null"),
-            (json!({"uuid": U, "version": 1, "data": {"company_id": "x"}}), "uuid"),
-            (json!({"uuid": U, "version": 1, "data": {"metadata": {"zip": "1"}}}), "data.metadata.zip"),
+            (
+                json!({"uuid": U, "version": 1, "data": {}, "x": 1}),
+                "unknown field `x`",
+            ),
+            (
+                json!({"uuid": U, "version": 1, "data": {"text_search": "x"}}),
+                "generated",
+            ),
+            (
+                json!({"uuid": U, "version": 1, "data": {"shoe_size": 9}}),
+                "data.shoe_size",
+            ),
+            (
+                json!({"uuid": U, "version": 1, "data": {"first_name": 5}}),
+                "data.first_name",
+            ),
+            (
+                json!({"uuid": U, "version": 1, "data": {"created_at": null}}),
+                "null",
+            ),
+            (
+                json!({"uuid": U, "version": 1, "data": {"company_id": "x"}}),
+                "uuid",
+            ),
+            (
+                json!({"uuid": U, "version": 1, "data": {"metadata": {"zip": "1"}}}),
+                "data.metadata.zip",
+            ),
             (json!([1, 2]), "object"),
         ];
         for (body, want) in cases {
@@ -419,7 +446,11 @@ mod tests {
 
     #[test]
     fn a_delete_carries_uuid_and_version_only() {
-        let ok = validate(Entity::Contact, Op::Deleted, json!({"uuid": U, "version": 2}));
+        let ok = validate(
+            Entity::Contact,
+            Op::Deleted,
+            json!({"uuid": U, "version": 2}),
+        );
         assert_eq!(ok.unwrap().change, Change::Delete);
         let bad = validate(
             Entity::Contact,

@@ -105,6 +105,11 @@ pub fn rounds(events: &[&Event]) -> Vec<Round> {
     out
 }
 
+/// The writer lane of an entity: always the same for one uuid.
+pub fn lane(uuid: Uuid, lanes: usize) -> usize {
+    (uuid.as_u128() % lanes.max(1) as u128) as usize
+}
+
 /// Split a failed batch in two (the first half keeps the earlier events).
 pub fn halves<T>(mut items: Vec<T>) -> (Vec<T>, Vec<T>) {
     let back = items.split_off(items.len() / 2);

@@ -336,7 +336,9 @@ mod tests {
     fn statements_bind_every_value() {
         let sql = upsert_sql(Entity::Company);
         assert!(sql.contains("$10::timestamptz[]"), "{sql}");
-        assert!(sql.contains("CASE WHEN (x.mask & 8) <> 0 THEN x.industries::text[] ELSE s.industries END"));
+        assert!(sql.contains(
+            "CASE WHEN (x.mask & 8) <> 0 THEN x.industries::text[] ELSE s.industries END"
+        ));
         assert!(sql.contains("t.version >= x.version"));
         assert!(sql.contains("s.version < x.version"));
         let meta = meta_sql(Entity::Contact);
