@@ -61,6 +61,18 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Req(args) => rolodex::cli::req::run(&config, args).await,
+        Command::BenchIngest(args) => {
+            let opts = rolodex::bench_ingest::Options {
+                events: args.events,
+                naive_sample: args.naive_sample,
+                batch_size: args.batch_size,
+                writers: args.writers,
+                keep: args.keep,
+            };
+            let report = rolodex::bench_ingest::run(&config, &opts).await?;
+            print!("{}", report.render());
+            Ok(0)
+        }
     }
 }
 

@@ -78,6 +78,27 @@ pub enum Command {
     Config,
     /// Send one request in the wire format and pretty-print the reply.
     Req(ReqArgs),
+    /// Benchmark event ingestion against COPY and one-row INSERTs (throw-away database).
+    BenchIngest(BenchIngestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchIngestArgs {
+    /// Events to publish and apply
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Rows of the one-row-at-a-time baseline
+    #[arg(long, default_value_t = 20_000)]
+    pub naive_sample: u64,
+    /// persist.batch_size of the daemon under test
+    #[arg(long, default_value_t = 200)]
+    pub batch_size: usize,
+    /// persist.writers of the daemon under test
+    #[arg(long, default_value_t = 2)]
+    pub writers: usize,
+    /// Keep the database and stream afterwards
+    #[arg(long)]
+    pub keep: bool,
 }
 
 #[derive(Debug, Args)]
