@@ -6,6 +6,7 @@
 
 pub mod backfill;
 pub mod bench_cache;
+pub mod bench_ingest;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -21,6 +22,7 @@ use ractor::Actor;
 use rolodex_actors::cache::{self, CacheActor, CacheArgs};
 use rolodex_actors::gateway::{EndpointStats, GatewayActor, GatewayArgs, Route, ServiceIdentity};
 use rolodex_actors::monitor::{Monitor, MonitorActor, MonitorArgs};
+use rolodex_actors::persist::{PersistActor, PersistArgs};
 use rolodex_actors::planner::core::Planner;
 use rolodex_actors::planner::{self, PlannerActor, PlannerArgs};
 use rolodex_actors::pool::{connect_options, Pool, PoolActor};
@@ -316,7 +318,7 @@ fn children(
         industries: normalize.industries.clone(),
         default_limit: config.query.default_limit,
     };
-    vec![
+    let mut out: Vec<Box<dyn Child>> = vec![
         Box::new(ChildSpec {
             name: actor_name(scope, "pool"),
             make: || PoolActor,
@@ -335,15 +337,32 @@ fn children(
             make: || PlannerActor,
             args: planner_args,
         }),
-        Box::new(ChildSpec {
-            name: actor_name(scope, "cache"),
-            make: || CacheActor,
-            args: cache_args,
-        }),
-        Box::new(ChildSpec {
-            name: actor_name(scope, "gateway"),
-            make: || GatewayActor,
-            args: gateway_args,
-        }),
-    ]
+    ];
+    if config.persist.enabled {
+        // After the planner, before the gateway: shutdown (reverse order) stops intake first,
+        // then flushes and acks the batches in hand while the pool is still open.
+        out.push(Box::new(ChildSpec {
+            name: actor_name(scope, "persist"),
+            make: || PersistActor,
+            args: PersistArgs {
+                client: client.clone(),
+                pool: pool.clone(),
+                codec: Codec::new(config.wire.clone()),
+                prefix: prefix.clone(),
+                config: config.persist.clone(),
+                drain: Duration::from_secs(config.gateway.drain_secs),
+            },
+        }));
+    }
+    out.push(Box::new(ChildSpec {
+        name: actor_name(scope, "cache"),
+        make: || CacheActor,
+        args: cache_args,
+    }));
+    out.push(Box::new(ChildSpec {
+        name: actor_name(scope, "gateway"),
+        make: || GatewayActor,
+        args: gateway_args,
+    }));
+    out
 }

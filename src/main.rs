@@ -67,6 +67,18 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(0)
         }
+        Command::BenchIngest(args) => {
+            let opts = rolodex::bench_ingest::Options {
+                events: args.events,
+                naive_sample: args.naive_sample,
+                batch_size: args.batch_size,
+                writers: args.writers,
+                keep: args.keep,
+            };
+            let report = rolodex::bench_ingest::run(&config, &opts).await?;
+            print!("{}", report.render());
+            Ok(0)
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub cache: CacheConfig,
     pub normalize: NormalizeConfig,
+    pub persist: PersistConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -348,6 +349,57 @@ impl Default for NormalizeConfig {
     }
 }
 
+/// Event ingestion from JetStream (DESIGN §4 Events, §7): the stream, its durable consumer and
+/// how events are batched into transactions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PersistConfig {
+    /// Run the persist actor (create the stream, consume events) under `serve`.
+    pub enabled: bool,
+    /// Most events written in one transaction.
+    pub batch_size: usize,
+    /// Milliseconds a partial batch waits for more events before it is written anyway.
+    pub flush_ms: u64,
+    /// Most events delivered and not yet acknowledged (the consumer's `max_ack_pending`).
+    pub max_in_flight: usize,
+    /// Batches written at once, each on its own ingest lease.
+    pub writers: usize,
+    /// Deliveries after which a failing event goes to the dead-letter subject.
+    pub max_deliver: i64,
+    /// Seconds the server waits for an ack before it redelivers.
+    pub ack_wait_secs: u64,
+    /// Seconds within which a repeated `Nats-Msg-Id` is dropped by the stream.
+    pub duplicate_window_secs: u64,
+    /// Largest size of the stream in bytes; publishers get an error beyond it (nothing is
+    /// discarded silently).
+    pub max_bytes: i64,
+    /// Seconds an unconsumed event is kept.
+    pub max_age_secs: u64,
+    /// First nak delay after a transient database failure; doubles per delivery.
+    pub retry_backoff_ms: u64,
+    /// Longest nak delay.
+    pub max_backoff_ms: u64,
+}
+
+impl Default for PersistConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            batch_size: 200,
+            flush_ms: 20,
+            max_in_flight: 2_000,
+            writers: 2,
+            max_deliver: 10,
+            ack_wait_secs: 30,
+            duplicate_window_secs: 120,
+            max_bytes: 4 * 1024 * 1024 * 1024,
+            max_age_secs: 7 * 24 * 3600,
+            retry_backoff_ms: 200,
+            max_backoff_ms: 5_000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
@@ -497,6 +549,48 @@ impl Config {
             self.supervisor.max_restarts >= 1,
             "supervisor.max_restarts",
             "must be at least 1",
+        );
+        let p = &self.persist;
+        check(
+            (1..=5000).contains(&p.batch_size),
+            "persist.batch_size",
+            "must be between 1 and 5000",
+        );
+        check(p.flush_ms >= 1, "persist.flush_ms", "must be at least 1");
+        check(
+            p.max_in_flight >= p.batch_size,
+            "persist.max_in_flight",
+            "must be at least persist.batch_size",
+        );
+        check(
+            (1..=16).contains(&p.writers),
+            "persist.writers",
+            "must be between 1 and 16",
+        );
+        check(
+            p.max_deliver >= 1,
+            "persist.max_deliver",
+            "must be at least 1",
+        );
+        check(
+            p.ack_wait_secs >= 1,
+            "persist.ack_wait_secs",
+            "must be at least 1",
+        );
+        check(
+            p.duplicate_window_secs >= 1,
+            "persist.duplicate_window_secs",
+            "must be at least 1",
+        );
+        check(
+            p.max_bytes == -1 || p.max_bytes >= 1024 * 1024,
+            "persist.max_bytes",
+            "must be -1 (unlimited) or at least 1 MiB",
+        );
+        check(
+            p.retry_backoff_ms >= 1 && p.retry_backoff_ms <= p.max_backoff_ms,
+            "persist.retry_backoff_ms",
+            "must be between 1 and persist.max_backoff_ms",
         );
         out
     }

@@ -11,6 +11,7 @@
 //! - [`apollo`]: Apollo.io search URL → Rolodex filters.
 //! - [`normalize`]: industry mapping and canonical job titles (pure lookups).
 //! - [`cache`]: the result cache (never stale, single flight) and the Apollo-URL cache.
+//! - [`persist`]: events from JetStream, batched into PostgreSQL.
 //! - [`supervisor`]: the root supervisor and its restart policy.
 
 pub mod apollo;
@@ -21,6 +22,7 @@ pub mod gateway;
 pub mod model;
 pub mod monitor;
 pub mod normalize;
+pub mod persist;
 pub mod planner;
 pub mod pool;
 pub mod supervisor;

@@ -178,8 +178,17 @@ impl Instance {
         };
         self.db.close().await;
         let _ = rolodex::db::drop_database(&self.config.database.url).await;
+        delete_event_stream(&self.nats, &self.config.nats.prefix).await;
         result
     }
+}
+
+/// Delete the events stream of a prefix (each test's own), so nothing is left on the server.
+pub async fn delete_event_stream(nats: &async_nats::Client, prefix: &str) {
+    let js = async_nats::jetstream::new(nats.clone());
+    let _ = js
+        .delete_stream(rolodex_actors::persist::core::stream_name(prefix))
+        .await;
 }
 
 /// Poll `check` until it holds or `timeout` passes (no sleeps standing in for sync).

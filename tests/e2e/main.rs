@@ -2,13 +2,13 @@
 //! on 2 cores), one module per capability.
 
 mod harness;
-
-mod cli;
+mod proxy;
 
 mod cache;
+mod cli;
+mod ingest;
 mod monitor;
 mod property;
-mod proxy;
 mod query;
 mod service;
 mod tidy;

@@ -156,7 +156,7 @@ async fn readyz_follows_postgresql_and_healthz_the_process() {
     let proxy = Proxy::start("127.0.0.1:5432").await;
     let mut config = test_config("mon_ready");
     let db = config.database.url.rsplit('/').next().unwrap().to_owned();
-    config.database.url = format!("postgres://postgres@{}/{db}", proxy.addr);
+    config.database.url = format!("postgres://postgres@127.0.0.1:{}/{db}", proxy.port);
     config.pool.timeout_secs = 1;
     let i = Instance::start_with(config).await;
     assert_eq!(get(&i, "/healthz").await.0, 200);
