@@ -314,7 +314,7 @@ fn children(
                 "cache": stats_cache.metrics(),
             })
         }),
-        cache,
+        cache: cache.clone(),
         industries: normalize.industries.clone(),
         default_limit: config.query.default_limit,
     };
@@ -351,6 +351,7 @@ fn children(
                 prefix: prefix.clone(),
                 config: config.persist.clone(),
                 drain: Duration::from_secs(config.gateway.drain_secs),
+                cache: Some(cache.clone()),
             },
         }));
     }

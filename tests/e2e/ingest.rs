@@ -556,3 +556,37 @@ async fn sigkill_mid_stream_then_restart_ends_with_exactly_the_expected_rows() {
     let _ = rolodex::db::drop_database(&config.database.url).await;
     delete_event_stream(&nats, &prefix).await;
 }
+
+#[tokio::test]
+async fn a_search_after_an_event_lands_sees_it_even_when_cached() {
+    let i = Instance::start("ingest_fresh").await;
+    publish(
+        &i,
+        "contact.upserted",
+        json!({"uuid": u(1), "version": 1, "data": {"first_name": "Grace", "last_name": "Hopper"}}),
+    )
+    .await;
+    wait_settled(&i).await;
+    let query = json!({"filters": {"last_name": {"eq": "hopper"}}, "fields": ["first_name"]});
+    let first = i.req("contacts.search", query.clone()).await;
+    assert_eq!(first.body["items"][0]["first_name"], "Grace");
+    let again = i.req("contacts.search", query.clone()).await;
+    assert_eq!(
+        again.header("Rolodex-Cache"),
+        Some("hit"),
+        "the second search is served from the cache"
+    );
+
+    publish(
+        &i,
+        "contact.upserted",
+        json!({"uuid": u(1), "version": 2, "data": {"first_name": "Amazing Grace"}}),
+    )
+    .await;
+    // Once the event is acknowledged it has landed; the very next search must see it.
+    wait_settled(&i).await;
+    let after = i.req("contacts.search", query).await;
+    assert_eq!(after.header("Rolodex-Cache"), Some("miss"));
+    assert_eq!(after.body["items"][0]["first_name"], "Amazing Grace");
+    i.stop().await.unwrap();
+}

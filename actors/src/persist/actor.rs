@@ -36,6 +36,10 @@ pub struct PersistArgs {
     pub config: PersistConfig,
     /// How long shutdown waits for the current batches to commit and ack.
     pub drain: Duration,
+    /// This instance's result cache, invalidated right after each commit (before the acks),
+    /// so a search that follows a landed write never sees the cached past. Other instances
+    /// learn of the write from the change notice.
+    pub cache: Option<crate::cache::Handle>,
 }
 
 /// Errors setting up or running the consumer; each ends the actor, which the supervisor
@@ -119,6 +123,7 @@ struct Ctx {
     codec: Codec,
     prefix: String,
     config: PersistConfig,
+    cache: Option<crate::cache::Handle>,
 }
 
 pub enum PersistMsg {
@@ -156,6 +161,7 @@ impl Actor for PersistActor {
             codec: args.codec,
             prefix: args.prefix,
             config: args.config,
+            cache: args.cache,
         });
         tracing::info!(stream = %name, consumer = CONSUMER, "Consuming events.");
         let task = tokio::spawn(async move {
@@ -466,6 +472,9 @@ fn header_safe(reason: &str) -> String {
 /// Tell `<prefix>.changes.<contacts|companies>` which uuids a committed batch touched.
 async fn announce(ctx: &Ctx, events: &[&Event]) {
     for (entity, notice) in notices(events) {
+        if let Some(cache) = &ctx.cache {
+            cache.invalidate_local(crate::cache::Tables::of_change(entity.table()));
+        }
         let body = match serde_json::to_vec(&notice) {
             Ok(b) => b,
             Err(e) => {
