@@ -4,6 +4,7 @@
 //! `main.rs` passes SIGINT/SIGTERM and the tests pass a oneshot and run the real daemon
 //! in-process. The engine (actors, planner, codec) lives in the `rolodex-actors` crate.
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -61,6 +61,14 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Req(args) => rolodex::cli::req::run(&config, args).await,
+        Command::Bench(args) => {
+            // The bench database comes from --database-url or the bench default, never from
+            // the daemon's configured database: `bench generate` drops what it loads into.
+            let mut args = args.clone();
+            args.set_database_url(cli.config.database_url.clone());
+            rolodex::bench::run(&config, &args).await?;
+            Ok(0)
+        }
     }
 }
 

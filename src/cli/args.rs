@@ -78,6 +78,8 @@ pub enum Command {
     Config,
     /// Send one request in the wire format and pretty-print the reply.
     Req(ReqArgs),
+    /// Benchmarks: `bench generate` (dataset), `bench queries` (Rolodex vs the floor).
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]
