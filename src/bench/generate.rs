@@ -271,7 +271,10 @@ async fn copy_pair<T>(
 ) -> Result<Vec<T>, BenchError> {
     let mut copy_a = a.copy_in_raw(&copy_statement(tables[0])).await?;
     let mut copy_b = b.copy_in_raw(&copy_statement(tables[1])).await?;
-    let (mut buf_a, mut buf_b) = (String::with_capacity(CHUNK * 2), String::with_capacity(CHUNK * 2));
+    let (mut buf_a, mut buf_b) = (
+        String::with_capacity(CHUNK * 2),
+        String::with_capacity(CHUNK * 2),
+    );
     let mut out = Vec::new();
     for i in 0..rows {
         out.push(next(&mut buf_a, &mut buf_b));
@@ -288,13 +291,17 @@ async fn copy_pair<T>(
 
 fn copy_statement(table: &str) -> String {
     let columns = match table {
-        "companies" => "uuid, name, employees_count, annual_revenue, industries, keywords, \
-                        technologies, created_at, updated_at",
+        "companies" => {
+            "uuid, name, employees_count, annual_revenue, industries, keywords, \
+                        technologies, created_at, updated_at"
+        }
         "companies_metadata" => {
             "uuid, website, linkedin_url, city, state, country, phone, founded_year"
         }
-        "contacts" => "uuid, first_name, last_name, email, title, seniority, departments, \
-                       mobile_phone, email_status, company_id, created_at, updated_at",
+        "contacts" => {
+            "uuid, first_name, last_name, email, title, seniority, departments, \
+                       mobile_phone, email_status, company_id, created_at, updated_at"
+        }
         _ => "uuid, linkedin_url, city, state, country, website, facebook_url, twitter_url",
     };
     format!("COPY {table} ({columns}) FROM STDIN (FORMAT text)")
@@ -364,7 +371,11 @@ fn titles() -> Vec<Title> {
         add((*t).to_owned(), "c_suite", "Executive");
     }
     for t in vocab::OWNER_TITLES {
-        let seniority = if t.contains("Partner") { "partner" } else { "owner" };
+        let seniority = if t.contains("Partner") {
+            "partner"
+        } else {
+            "owner"
+        };
         add((*t).to_owned(), seniority, "Executive");
     }
     out
@@ -396,7 +407,10 @@ impl Generator {
             rng: ChaCha8Rng::seed_from_u64(seed),
             titles,
             departments,
-            base: Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0).single().unwrap_or_default(),
+            base: Utc
+                .with_ymd_and_hms(2023, 1, 1, 0, 0, 0)
+                .single()
+                .unwrap_or_default(),
         }
     }
 
@@ -531,9 +545,11 @@ impl Generator {
                 self.pick(vocab::FREE_MAIL)
             )),
         };
-        let status = email
-            .as_ref()
-            .map(|_| vocab::EMAIL_STATUSES[self.weighted(vocab::EMAIL_STATUSES)].0.to_owned());
+        let status = email.as_ref().map(|_| {
+            vocab::EMAIL_STATUSES[self.weighted(vocab::EMAIL_STATUSES)]
+                .0
+                .to_owned()
+        });
         let mobile = self.rng.gen_bool(0.4).then(|| {
             format!(
                 "+1 {} {} {}",
@@ -644,7 +660,8 @@ mod tests {
 
     fn sample(seed: u64) -> (String, String) {
         let mut g = Generator::new(seed);
-        let (mut c, mut cm, mut p, mut pm) = (String::new(), String::new(), String::new(), String::new());
+        let (mut c, mut cm, mut p, mut pm) =
+            (String::new(), String::new(), String::new(), String::new());
         let companies: Vec<_> = (0..3).map(|_| g.company(&mut c, &mut cm)).collect();
         for _ in 0..20 {
             g.contact(&companies, &mut p, &mut pm);
@@ -661,7 +678,10 @@ mod tests {
     #[test]
     fn copy_lines_escape_and_null() {
         let mut s = String::new();
-        line(&mut s, &[Some("a\tb\\c".into()), None, Some(array(&["x, y", "q\"r"]))]);
+        line(
+            &mut s,
+            &[Some("a\tb\\c".into()), None, Some(array(&["x, y", "q\"r"]))],
+        );
         assert_eq!(s, "a\\tb\\\\c\t\\N\t{\"x, y\",\"q\\\\\"r\"}\n");
     }
 

@@ -224,11 +224,10 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
     let options = connect_options(&opts.database_url, &opts.config.query)?;
     let planner = Planner::new(opts.config.query.clone(), CURSOR_SECRET.as_bytes());
     let single = floor_pool(&options, 1).await?;
-    let (contacts, companies): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM contacts), (SELECT count(*) FROM companies)",
-    )
-    .fetch_one(&single)
-    .await?;
+    let (contacts, companies): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT count(*) FROM contacts), (SELECT count(*) FROM companies)")
+            .fetch_one(&single)
+            .await?;
     if contacts == 0 {
         return Err(BenchError::Invalid(format!(
             "no contacts in {}; run `rolodex bench generate` first",
@@ -276,7 +275,9 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
                 async move { floor_once(&pool, &jobs[i % jobs.len()]).await.map(|_| 0) }
             })
             .await;
-            result.cells.push(cell.into_cell(Way::Floor, n, class.name)?);
+            result
+                .cells
+                .push(cell.into_cell(Way::Floor, n, class.name)?);
         }
         bar.inc(1);
     }
@@ -546,7 +547,11 @@ async fn samples(pool: &PgPool) -> Result<Samples, BenchError> {
 
 /// A lower-case piece of 3–5 characters of a word.
 fn fragment(rng: &mut ChaCha8Rng, word: &str) -> String {
-    let chars: Vec<char> = word.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect();
+    let chars: Vec<char> = word
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect();
     if chars.len() <= 3 {
         return chars.into_iter().collect();
     }
@@ -565,15 +570,36 @@ async fn classes(
     let s = samples(pool).await?;
     let pick = |rng: &mut ChaCha8Rng, list: &[&'static str]| list[rng.gen_range(0..list.len())];
     let title_words = [
-        "engineer", "sales", "marketing", "director", "analyst", "product", "data", "manager",
-        "design", "recruit", "finance", "founder", "success", "operations", "consult", "chief",
-        "research", "account", "devops", "legal",
+        "engineer",
+        "sales",
+        "marketing",
+        "director",
+        "analyst",
+        "product",
+        "data",
+        "manager",
+        "design",
+        "recruit",
+        "finance",
+        "founder",
+        "success",
+        "operations",
+        "consult",
+        "chief",
+        "research",
+        "account",
+        "devops",
+        "legal",
     ];
     let departments: Vec<&str> = vocab::FUNCTIONS.iter().map(|f| f.department).collect();
     let countries: Vec<&str> = vocab::PLACES.iter().map(|p| p.2).collect();
     let common_tech = &vocab::TECHNOLOGIES[..12];
-    let seniorities = ["entry", "senior", "manager", "director", "vp", "c_suite", "owner"];
-    let depths: Vec<u64> = (0..VARIANTS as u64).map(|i| 5_000 + i * 5_000 / VARIANTS as u64).collect();
+    let seniorities = [
+        "entry", "senior", "manager", "director", "vp", "c_suite", "owner",
+    ];
+    let depths: Vec<u64> = (0..VARIANTS as u64)
+        .map(|i| 5_000 + i * 5_000 / VARIANTS as u64)
+        .collect();
     let n = VARIANTS;
     let mut bodies: Vec<(&'static str, &'static str, &'static str, Vec<Value>)> = Vec::new();
     let mut search = |name, what, make: &mut dyn FnMut(&mut ChaCha8Rng) -> Value| {
@@ -588,22 +614,30 @@ async fn classes(
         let w = pick(r, vocab::COMPANY_STEMS);
         json!({"filters": {"company.name": {"contains": fragment(r, w)}}})
     });
-    search("full_joins", "contact_meta.country eq + company_meta.website contains", &mut |r| {
-        let country = pick(r, &countries);
-        let w = pick(r, vocab::COMPANY_STEMS);
-        json!({"filters": {"contact_meta.country": {"eq": country},
+    search(
+        "full_joins",
+        "contact_meta.country eq + company_meta.website contains",
+        &mut |r| {
+            let country = pick(r, &countries);
+            let w = pick(r, vocab::COMPANY_STEMS);
+            json!({"filters": {"contact_meta.country": {"eq": country},
                            "company_meta.website": {"contains": fragment(r, w)}}})
-    });
-    search("title_trgm", "title contains (trigram)", &mut |r| {
-        json!({"filters": {"title": {"contains": pick(r, &title_words)}}})
-    });
+        },
+    );
+    search(
+        "title_trgm",
+        "title contains (trigram)",
+        &mut |r| json!({"filters": {"title": {"contains": pick(r, &title_words)}}}),
+    );
     search("text_q", "q: two words over text_search", &mut |r| {
         let first = pick(r, vocab::FIRST_NAMES).to_lowercase();
         json!({"q": format!("{first} {}", pick(r, &title_words))})
     });
-    search("array_any", "departments any", &mut |r| {
-        json!({"filters": {"departments": {"any": [pick(r, &departments)]}}})
-    });
+    search(
+        "array_any",
+        "departments any",
+        &mut |r| json!({"filters": {"departments": {"any": [pick(r, &departments)]}}}),
+    );
     search("array_all", "company.technologies all (two)", &mut |r| {
         let a = pick(r, common_tech);
         let mut b = pick(r, common_tech);
@@ -612,12 +646,16 @@ async fn classes(
         }
         json!({"filters": {"company.technologies": {"all": [a, b]}}})
     });
-    search("deep_offset", "no filter, offset 5,000–10,000", &mut |r| {
-        json!({"filters": {}, "offset": depths[r.gen_range(0..depths.len())]})
-    });
-    search("get_email", "search: email eq", &mut |r| {
-        json!({"filters": {"email": {"eq": s.emails.choose(r).cloned().unwrap_or_default()}}})
-    });
+    search(
+        "deep_offset",
+        "no filter, offset 5,000–10,000",
+        &mut |r| json!({"filters": {}, "offset": depths[r.gen_range(0..depths.len())]}),
+    );
+    search(
+        "get_email",
+        "search: email eq",
+        &mut |r| json!({"filters": {"email": {"eq": s.emails.choose(r).cloned().unwrap_or_default()}}}),
+    );
     let mut count_bodies = Vec::new();
     let mut facet_bodies = Vec::new();
     let mut get_bodies = Vec::new();
@@ -625,12 +663,24 @@ async fn classes(
         count_bodies.push(json!({"filters": {"seniority": {"eq": pick(&mut rng, &seniorities)},
                                              "departments": {"any": [pick(&mut rng, &departments)]}},
                                  "mode": "exact"}));
-        facet_bodies.push(json!({"filters": {"last_name": {"eq": pick(&mut rng, vocab::LAST_NAMES)}},
-                                 "facets": ["seniority", "departments"]}));
+        facet_bodies.push(
+            json!({"filters": {"last_name": {"eq": pick(&mut rng, vocab::LAST_NAMES)}},
+                                 "facets": ["seniority", "departments"]}),
+        );
         get_bodies.push(json!({"uuid": s.uuids.choose(&mut rng).cloned().unwrap_or_default()}));
     }
-    bodies.push(("count_exact", "count: seniority eq + departments any", "contacts.count", count_bodies));
-    bodies.push(("facets", "facets seniority, departments where last_name eq", "contacts.facets", facet_bodies));
+    bodies.push((
+        "count_exact",
+        "count: seniority eq + departments any",
+        "contacts.count",
+        count_bodies,
+    ));
+    bodies.push((
+        "facets",
+        "facets seniority, departments where last_name eq",
+        "contacts.facets",
+        facet_bodies,
+    ));
     bodies.push(("get_uuid", "get by uuid", "contacts.get", get_bodies));
 
     let mut out = Vec::new();
@@ -642,7 +692,11 @@ async fn classes(
                     body["cache"] = json!(false);
                 }
                 let floor = floor_sql(planner, suffix, &body)?;
-                Ok(Job { suffix, body, floor })
+                Ok(Job {
+                    suffix,
+                    body,
+                    floor,
+                })
             })
             .collect::<Result<Vec<_>, BenchError>>()?;
         out.push(Class { name, what, jobs });
@@ -702,14 +756,20 @@ fn floor_sql(planner: &Planner, suffix: &str, body: &Value) -> Result<Vec<Sql>, 
 
 /// Cursors at the given depths, made the way the planner actor makes them: from the sort keys
 /// of the last row of the page that ends at that depth.
-async fn cursor_jobs(planner: &Planner, pool: &PgPool, depths: &[u64]) -> Result<Vec<Job>, BenchError> {
+async fn cursor_jobs(
+    planner: &Planner,
+    pool: &PgPool,
+    depths: &[u64],
+) -> Result<Vec<Job>, BenchError> {
     let mut jobs = Vec::with_capacity(depths.len());
     let mut conn = pool.acquire().await?;
     for &depth in depths {
         let req: SearchRequest =
             serde_json::from_value(json!({"filters": {}, "offset": depth - 25})).map_err(bad)?;
         let plan = planner.search(Entity::Contacts, &req).map_err(bad)?;
-        let rows = exec::fetch_all(&mut conn, &plan.page.sql).await.map_err(bad)?;
+        let rows = exec::fetch_all(&mut conn, &plan.page.sql)
+            .await
+            .map_err(bad)?;
         let last = rows
             .get(plan.limit as usize - 1)
             .ok_or_else(|| bad(format!("fewer than {depth} contacts for the cursor class")))?;
@@ -721,7 +781,8 @@ async fn cursor_jobs(planner: &Planner, pool: &PgPool, depths: &[u64]) -> Result
             .enumerate()
             .map(|(i, k)| exec::decode(last, first_key + i, k.kind))
             .collect::<Result<Vec<_>, _>>()?;
-        let body = json!({"filters": {}, "cursor": planner.next_cursor(&plan, &keys), "cache": false});
+        let body =
+            json!({"filters": {}, "cursor": planner.next_cursor(&plan, &keys), "cache": false});
         let floor = floor_sql(planner, "contacts.search", &body)?;
         jobs.push(Job {
             suffix: "contacts.search",

@@ -32,7 +32,8 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn meets(&self) -> bool {
-        self.latency_ratio <= LATENCY_GOAL && self.throughput_ratio.is_none_or(|t| t >= THROUGHPUT_GOAL)
+        self.latency_ratio <= LATENCY_GOAL
+            && self.throughput_ratio.is_none_or(|t| t >= THROUGHPUT_GOAL)
     }
 }
 
@@ -61,7 +62,11 @@ pub fn verdict(r: &QueriesResults, class: &ClassResult, way: Way) -> Option<Verd
 }
 
 fn tick(ok: bool) -> String {
-    if ok { "yes".into() } else { "**no**".into() }
+    if ok {
+        "yes".into()
+    } else {
+        "**no**".into()
+    }
 }
 
 /// The whole report as Markdown.
@@ -93,18 +98,34 @@ pub fn queries_markdown(r: &QueriesResults) -> String {
         "\n### Latency, {low} in flight (ms)\n\nGoal: p50 ≤ {LATENCY_GOAL} × (SQL floor p50 + NATS echo p50 at the reply's size).\n\n"
     ));
     let mut t = Table::new(&[
-        "class", "floor p50", "floor p99", "msgpack+zstd p50", "p99", "JSON p50", "p99",
-        "echo p50", "ratio msgpack", "ratio JSON", "meets",
+        "class",
+        "floor p50",
+        "floor p99",
+        "msgpack+zstd p50",
+        "p99",
+        "JSON p50",
+        "p99",
+        "echo p50",
+        "ratio msgpack",
+        "ratio JSON",
+        "meets",
     ]);
     for class in &r.classes {
         let cell = |w| class.cell(w, low).map(|c| &c.stats);
-        let (Some(f), Some(m), Some(j)) = (cell(Way::Floor), cell(Way::MsgpackZstd), cell(Way::Json)) else {
+        let (Some(f), Some(m), Some(j)) =
+            (cell(Way::Floor), cell(Way::MsgpackZstd), cell(Way::Json))
+        else {
             continue;
         };
         let vm = verdict(r, class, Way::MsgpackZstd);
         let vj = verdict(r, class, Way::Json);
-        let ratio = |v: &Option<Verdict>| v.as_ref().map_or("-".into(), |v| format!("{:.2}", v.latency_ratio));
-        let ok = [&vm, &vj].iter().all(|v| v.as_ref().is_some_and(|v| v.latency_ratio <= LATENCY_GOAL));
+        let ratio = |v: &Option<Verdict>| {
+            v.as_ref()
+                .map_or("-".into(), |v| format!("{:.2}", v.latency_ratio))
+        };
+        let ok = [&vm, &vj]
+            .iter()
+            .all(|v| v.as_ref().is_some_and(|v| v.latency_ratio <= LATENCY_GOAL));
         t.row(vec![
             class.name.clone(),
             ms(f.p50_ms),
@@ -127,12 +148,22 @@ pub fn queries_markdown(r: &QueriesResults) -> String {
             THROUGHPUT_GOAL * 100.0
         ));
         let mut t = Table::new(&[
-            "class", "floor req/s", "floor p99", "msgpack+zstd req/s", "p99", "JSON req/s", "p99",
-            "share msgpack", "share JSON", "meets",
+            "class",
+            "floor req/s",
+            "floor p99",
+            "msgpack+zstd req/s",
+            "p99",
+            "JSON req/s",
+            "p99",
+            "share msgpack",
+            "share JSON",
+            "meets",
         ]);
         for class in &r.classes {
             let cell = |w| class.cell(w, high).map(|c| &c.stats);
-            let (Some(f), Some(m), Some(j)) = (cell(Way::Floor), cell(Way::MsgpackZstd), cell(Way::Json)) else {
+            let (Some(f), Some(m), Some(j)) =
+                (cell(Way::Floor), cell(Way::MsgpackZstd), cell(Way::Json))
+            else {
                 continue;
             };
             let share = |s: f64| s / f.throughput.max(1e-9);
@@ -146,14 +177,23 @@ pub fn queries_markdown(r: &QueriesResults) -> String {
                 ms(j.p99_ms),
                 format!("{:.0}%", share(m.throughput) * 100.0),
                 format!("{:.0}%", share(j.throughput) * 100.0),
-                tick(share(m.throughput) >= THROUGHPUT_GOAL && share(j.throughput) >= THROUGHPUT_GOAL),
+                tick(
+                    share(m.throughput) >= THROUGHPUT_GOAL
+                        && share(j.throughput) >= THROUGHPUT_GOAL,
+                ),
             ]);
         }
         out.push_str(&t.markdown());
     }
 
     out.push_str("\n### Wire size (bytes; % of JSON)\n\n");
-    let mut t = Table::new(&["page", "JSON", "MessagePack", "MessagePack+zstd", "JSON+gzip"]);
+    let mut t = Table::new(&[
+        "page",
+        "JSON",
+        "MessagePack",
+        "MessagePack+zstd",
+        "JSON+gzip",
+    ]);
     let mut pages: Vec<(usize, &str)> = r.wire.iter().map(|w| (w.rows, w.shape.as_str())).collect();
     pages.dedup();
     for (rows, shape) in pages {
@@ -164,7 +204,13 @@ pub fn queries_markdown(r: &QueriesResults) -> String {
                 .map_or(0, |w| w.bytes)
         };
         let json = get("json").max(1);
-        let cell = |enc: &str| format!("{} ({:.0}%)", get(enc), get(enc) as f64 * 100.0 / json as f64);
+        let cell = |enc: &str| {
+            format!(
+                "{} ({:.0}%)",
+                get(enc),
+                get(enc) as f64 * 100.0 / json as f64
+            )
+        };
         t.row(vec![
             format!("{rows} rows, {shape} fields"),
             json.to_string(),
@@ -179,7 +225,14 @@ pub fn queries_markdown(r: &QueriesResults) -> String {
         .iter()
         .flat_map(|c| &c.cells)
         .filter(|c| c.errors > 0)
-        .map(|c| format!("{} errors via {} at {}", c.errors, c.way.label(), c.concurrency))
+        .map(|c| {
+            format!(
+                "{} errors via {} at {}",
+                c.errors,
+                c.way.label(),
+                c.concurrency
+            )
+        })
         .collect();
     if !notes.is_empty() {
         out.push_str(&format!("\nFailed requests: {}.\n", notes.join("; ")));
@@ -241,7 +294,11 @@ fn bars(
     log: bool,
 ) -> Result<(), String> {
     let ways = [Way::Floor, Way::MsgpackZstd, Way::Json];
-    let colors = [RGBColor(90, 90, 90), RGBColor(31, 119, 180), RGBColor(255, 127, 14)];
+    let colors = [
+        RGBColor(90, 90, 90),
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+    ];
     let values: Vec<f64> = r
         .classes
         .iter()
@@ -251,7 +308,12 @@ fn bars(
         .collect();
     let max = values.iter().copied().fold(1e-3, f64::max) * 2.0;
     let min = if log {
-        values.iter().copied().fold(f64::MAX, f64::min).min(max / 4.0) / 2.0
+        values
+            .iter()
+            .copied()
+            .fold(f64::MAX, f64::min)
+            .min(max / 4.0)
+            / 2.0
     } else {
         0.0
     };
@@ -292,7 +354,10 @@ fn bars(
                 let v = value(c, *way)?;
                 let x0 = i as f64 - 0.4 + k as f64 * width;
                 Some(Rectangle::new(
-                    [(x0, min.max(1e-4)), (x0 + width * 0.9, v.max(min.max(1e-4)))],
+                    [
+                        (x0, min.max(1e-4)),
+                        (x0 + width * 0.9, v.max(min.max(1e-4))),
+                    ],
                     color.filled(),
                 ))
             })

@@ -82,7 +82,11 @@ pub async fn measure_echo(
 }
 
 /// The echo round trip closest in payload size to `bytes`, at a concurrency.
-pub fn nearest(cells: &[TransportCell], bytes: usize, concurrency: usize) -> Option<&TransportCell> {
+pub fn nearest(
+    cells: &[TransportCell],
+    bytes: usize,
+    concurrency: usize,
+) -> Option<&TransportCell> {
     cells
         .iter()
         .filter(|c| c.concurrency == concurrency)

@@ -3,5 +3,6 @@
 
 mod harness;
 
+mod bench;
 mod service;
 mod wire;
