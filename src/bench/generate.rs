@@ -19,7 +19,7 @@ use clap::Args;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, PgConnection};
+use sqlx::{ConnectOptions as _, Connection, PgConnection};
 use uuid::Uuid;
 
 use super::vocab::{self, Function};
@@ -113,7 +113,8 @@ pub async fn run(opts: &GenerateOptions) -> Result<GenerateSummary, BenchError> 
     let companies = (opts.contacts / 10).max(1);
     crate::db::drop_database(&opts.database_url).await?;
     crate::db::ensure_database(&opts.database_url).await?;
-    let options = PgConnectOptions::from_str(&opts.database_url)?;
+    // Index builds run for seconds by design: no slow-statement warnings over the bars.
+    let options = PgConnectOptions::from_str(&opts.database_url)?.disable_statement_logging();
     let mut a = load_connection(&options).await?;
     let mut b = load_connection(&options).await?;
     crate::db::MIGRATOR

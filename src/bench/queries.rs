@@ -33,7 +33,7 @@ use rolodex_actors::pool::connect_options;
 use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
-use sqlx::PgPool;
+use sqlx::{ConnectOptions as _, PgPool};
 use tokio::sync::oneshot;
 
 use super::vocab;
@@ -337,7 +337,7 @@ async fn floor_pool(
         .max_connections(size)
         .min_connections(size)
         .test_before_acquire(false)
-        .connect_with(options.clone())
+        .connect_with(options.clone().disable_statement_logging())
         .await?)
 }
 
