@@ -4,10 +4,11 @@
 //! 64 in flight.
 //!
 //! Phases, in order: sample parameter values from the database (seeded, so every run asks the
-//! same questions); the NATS transport floor; the SQL floor for every class; wire sizes; then
-//! the daemon, started in-process on its own subject prefix, for every class. The SQL floor and
-//! the daemon never hold connections at the same time, so the run fits PostgreSQL's
-//! `max_connections` beside other users.
+//! same questions); wire sizes; the NATS transport floor; the SQL floor at more than one in
+//! flight for every class (a pool of the interactive ration, closed before the daemon starts,
+//! so the run fits PostgreSQL's `max_connections` beside other users); then the daemon,
+//! started in-process on its own subject prefix, and per class: the SQL floor at one in flight
+//! (one warm connection) back to back with Rolodex, then Rolodex at higher concurrency.
 //!
 //! Each measured cell starts with a warm-up of more than five executions per connection
 //! (PostgreSQL may switch a prepared statement to a generic plan after five; the floor uses
@@ -234,7 +235,7 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
             crate::config::redact("database.url", opts.database_url.clone())
         )));
     }
-    let classes = classes(opts, &planner, &single).await?;
+    let classes = classes(opts, &planner, &single, contacts).await?;
     let nats = async_nats::connect(opts.config.nats.url.as_str())
         .await
         .map_err(|e| BenchError::Nats(e.to_string()))?;
@@ -261,36 +262,33 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
         })
         .collect();
 
-    // The floor: one warm connection for concurrency 1, the interactive ration for more.
+    // The floor at more than one in flight needs the interactive ration's worth of connections,
+    // which cannot be open beside the daemon's pool under max_connections: measured first.
     let wide = floor_pool(&options, opts.config.pool.rations.interactive.max(1)).await?;
-    let bar = progress(classes.len() as u64, "SQL floor", opts.quiet);
+    let bar = progress(classes.len() as u64, "SQL floor (wide)", opts.quiet);
     for (class, result) in classes.iter().zip(&mut results) {
         bar.set_message(class.name);
-        for &n in &opts.concurrency {
-            let pool = if n == 1 { single.clone() } else { wide.clone() };
-            let jobs = Arc::new(class.jobs.clone());
-            let cell = measure(opts, n, move |i| {
-                let pool = pool.clone();
-                let jobs = jobs.clone();
-                async move { floor_once(&pool, &jobs[i % jobs.len()]).await.map(|_| 0) }
-            })
-            .await;
-            result
-                .cells
-                .push(cell.into_cell(Way::Floor, n, class.name)?);
+        for &n in opts.concurrency.iter().filter(|n| **n > 1) {
+            result.cells.push(floor_cell(opts, &wide, class, n).await?);
         }
         bar.inc(1);
     }
     bar.finish();
     wide.close().await;
-    single.close().await;
 
+    // At one in flight the floor (one warm connection) and Rolodex run back to back per
+    // class, so a neighbour's load drifting over the run cannot skew their ratio.
     let mut daemon = Daemon::start(opts).await?;
     let prefix = daemon.prefix.clone();
     let bar = progress(classes.len() as u64, "over NATS", opts.quiet);
     for (class, result) in classes.iter().zip(&mut results) {
         bar.set_message(class.name);
         for &n in &opts.concurrency {
+            if n == 1 {
+                result
+                    .cells
+                    .push(floor_cell(opts, &single, class, 1).await?);
+            }
             for way in [Way::MsgpackZstd, Way::Json] {
                 let format = if way == Way::Json {
                     Format::Json
@@ -316,6 +314,7 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
         bar.inc(1);
     }
     bar.finish();
+    single.close().await;
     daemon.stop().await?;
     Ok(QueriesResults {
         started,
@@ -339,6 +338,23 @@ async fn floor_pool(
         .test_before_acquire(false)
         .connect_with(options.clone().disable_statement_logging())
         .await?)
+}
+
+async fn floor_cell(
+    opts: &QueriesOptions,
+    pool: &PgPool,
+    class: &Class,
+    n: usize,
+) -> Result<Cell, BenchError> {
+    let pool = pool.clone();
+    let jobs = Arc::new(class.jobs.clone());
+    measure(opts, n, move |i| {
+        let pool = pool.clone();
+        let jobs = jobs.clone();
+        async move { floor_once(&pool, &jobs[i % jobs.len()]).await.map(|_| 0) }
+    })
+    .await
+    .into_cell(Way::Floor, n, class.name)
 }
 
 async fn floor_once(pool: &PgPool, job: &Job) -> Result<(), String> {
@@ -565,6 +581,7 @@ async fn classes(
     opts: &QueriesOptions,
     planner: &Planner,
     pool: &PgPool,
+    contacts: i64,
 ) -> Result<Vec<Class>, BenchError> {
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let s = samples(pool).await?;
@@ -597,8 +614,16 @@ async fn classes(
     let seniorities = [
         "entry", "senior", "manager", "director", "vp", "c_suite", "owner",
     ];
+    // Deep pages between half and all of the deepest allowed offset (5,000–10,000 by default),
+    // kept inside small datasets.
+    let deepest = opts
+        .config
+        .query
+        .max_offset
+        .min(u64::try_from(contacts / 2).unwrap_or(0))
+        .max(50);
     let depths: Vec<u64> = (0..VARIANTS as u64)
-        .map(|i| 5_000 + i * 5_000 / VARIANTS as u64)
+        .map(|i| deepest / 2 + i * (deepest / 2) / VARIANTS as u64)
         .collect();
     let n = VARIANTS;
     let mut bodies: Vec<(&'static str, &'static str, &'static str, Vec<Value>)> = Vec::new();
