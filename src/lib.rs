@@ -5,8 +5,7 @@
 //! in-process. The engine (actors, planner, codec) lives in the `rolodex-actors` crate.
 
 pub mod backfill;
-pub mod bench_cache;
-pub mod bench_ingest;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;

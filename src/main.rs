@@ -62,21 +62,12 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Req(args) => rolodex::cli::req::run(&config, args).await,
         Command::Stats { json } => rolodex::cli::stats::run(&config, *json).await,
-        Command::BenchCache(args) => {
-            let report = rolodex::bench_cache::run(&config, args.iterations).await?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            Ok(0)
-        }
-        Command::BenchIngest(args) => {
-            let opts = rolodex::bench_ingest::Options {
-                events: args.events,
-                naive_sample: args.naive_sample,
-                batch_size: args.batch_size,
-                writers: args.writers,
-                keep: args.keep,
-            };
-            let report = rolodex::bench_ingest::run(&config, &opts).await?;
-            print!("{}", report.render());
+        Command::Bench(args) => {
+            // The bench database comes from --database-url or the bench default, never from
+            // the daemon's configured database: `bench generate` drops what it loads into.
+            let mut args = args.clone();
+            args.set_database_url(cli.config.database_url.clone());
+            rolodex::bench::run(&config, &args).await?;
             Ok(0)
         }
     }

@@ -84,37 +84,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Cache hit and miss latency over NATS beside the raw NATS round trip (needs a running
-    /// daemon on the configured prefix).
-    BenchCache(BenchCacheArgs),
-    /// Benchmark event ingestion against COPY and one-row INSERTs (throw-away database).
-    BenchIngest(BenchIngestArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct BenchCacheArgs {
-    /// Sequential requests per series
-    #[arg(long, default_value_t = 2000)]
-    pub iterations: usize,
-}
-
-#[derive(Debug, Args)]
-pub struct BenchIngestArgs {
-    /// Events to publish and apply
-    #[arg(long, default_value_t = 1_000_000)]
-    pub events: u64,
-    /// Rows of the one-row-at-a-time baseline
-    #[arg(long, default_value_t = 20_000)]
-    pub naive_sample: u64,
-    /// persist.batch_size of the daemon under test
-    #[arg(long, default_value_t = 200)]
-    pub batch_size: usize,
-    /// persist.writers of the daemon under test
-    #[arg(long, default_value_t = 2)]
-    pub writers: usize,
-    /// Keep the database and stream afterwards
-    #[arg(long)]
-    pub keep: bool,
+    /// Benchmarks: `bench generate` (dataset), `bench queries` (Rolodex vs the floor).
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 mod harness;
 mod proxy;
 
+mod bench;
 mod cache;
 mod cli;
 mod ingest;

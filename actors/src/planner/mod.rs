@@ -8,6 +8,7 @@
 
 mod actor;
 pub mod core;
+/// Binding and decoding, public so the benchmark's floor runs the planner's SQL the same way.
 pub mod exec;
 
 pub use actor::{Answer, Handle, PlannerActor, PlannerArgs, PlannerMsg, StreamItem};

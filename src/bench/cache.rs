@@ -1,4 +1,4 @@
-//! `rolodex bench-cache`: the latency of a result-cache hit and of a miss over NATS, beside
+//! `rolodex bench cache`: the latency of a result-cache hit and of a miss over NATS, beside
 //! the raw NATS round trip to an echo responder on the same server (the floor a hit can
 //! approach). Runs against a daemon already serving the configured prefix; requests are
 //! pre-encoded (MessagePack + zstd) and replies are not decoded, so the figures are the
@@ -168,4 +168,11 @@ fn check(msg: &async_nats::Message, wanted: Option<&'static str>) -> Result<(), 
         Some(w) if got.as_deref() != Some(w) => Err(BenchError::Cache { wanted: w, got }),
         _ => Ok(()),
     }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CacheArgs {
+    /// Sequential requests per series
+    #[arg(long, default_value_t = 2000)]
+    pub iterations: usize,
 }

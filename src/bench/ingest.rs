@@ -1,4 +1,4 @@
-//! `rolodex bench-ingest`: how fast the daemon applies events, side by side with the floor and
+//! `rolodex bench ingest`: how fast the daemon applies events, side by side with the floor and
 //! the naive baseline (issue 5), all into the same fully indexed `contacts` table shape:
 //!
 //! 1. publish N contact upserts (MessagePack) to a fresh stream, on a throw-away database and
@@ -438,4 +438,35 @@ async fn naive(conn: &mut PgConnection, n: u64) -> Result<f64, BenchError> {
         tx.commit().await?;
     }
     Ok(started.elapsed().as_secs_f64())
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct IngestArgs {
+    /// Events to publish and apply
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Rows of the one-row-at-a-time baseline
+    #[arg(long, default_value_t = 20_000)]
+    pub naive_sample: u64,
+    /// persist.batch_size of the daemon under test
+    #[arg(long, default_value_t = 200)]
+    pub batch_size: usize,
+    /// persist.writers of the daemon under test
+    #[arg(long, default_value_t = 2)]
+    pub writers: usize,
+    /// Keep the database and stream afterwards
+    #[arg(long)]
+    pub keep: bool,
+}
+
+impl IngestArgs {
+    pub fn options(&self) -> Options {
+        Options {
+            events: self.events,
+            naive_sample: self.naive_sample,
+            batch_size: self.batch_size,
+            writers: self.writers,
+            keep: self.keep,
+        }
+    }
 }

@@ -1,0 +1,70 @@
+//! The CI smoke test of `rolodex bench`: generate a small dataset into a throw-away database,
+//! run `queries --quick` against it, and check that every class produced results over every
+//! way and that the report files were written. No timing is asserted.
+
+use rolodex::bench::queries::{self, QueriesOptions, Way};
+use rolodex::bench::{generate, report};
+
+use crate::harness::{test_config, PG};
+
+#[tokio::test]
+async fn bench_generates_and_measures_every_class() {
+    let config = test_config("bench");
+    let url = format!("{PG}/rolodex_{}", config.nats.prefix);
+    let summary = generate::run(&generate::GenerateOptions {
+        contacts: 20_000,
+        seed: 7,
+        database_url: url.clone(),
+        quiet: true,
+    })
+    .await
+    .expect("generate loads");
+    assert_eq!(summary.contacts, 20_000);
+    assert_eq!(summary.companies, 2_000);
+    assert!(summary.indexes > 10, "{summary}");
+
+    let out = tempfile::tempdir().expect("a temp dir");
+    let mut opts = QueriesOptions::new(config);
+    opts.database_url = url.clone();
+    opts.out_dir = out.path().to_owned();
+    opts.quiet = true;
+    opts.quick();
+    let results = queries::run(&opts).await;
+    let _ = rolodex::db::drop_database(&url).await;
+    let results = results.expect("queries run");
+
+    assert!(
+        results.classes.len() >= 12,
+        "{} classes",
+        results.classes.len()
+    );
+    for class in &results.classes {
+        for way in [Way::Floor, Way::MsgpackZstd, Way::Json] {
+            for &n in &opts.concurrency {
+                let cell = class
+                    .cell(way, n)
+                    .unwrap_or_else(|| panic!("{} has no {way:?} cell at {n}", class.name));
+                // Results only: a loaded CI machine may time a request out, and no timing
+                // (nor its consequences) is asserted here.
+                assert!(cell.stats.count > 0, "{} {way:?} {n}", class.name);
+            }
+        }
+    }
+    assert!(!results.transport.is_empty());
+    assert_eq!(results.wire.len(), 16);
+
+    let markdown = report::queries_markdown(&results);
+    assert!(markdown.contains("deep_cursor"), "{markdown}");
+    let written = report::write_queries(&results, out.path()).expect("report files");
+    for path in &written {
+        assert!(
+            path.exists()
+                && std::fs::metadata(path)
+                    .map(|m| m.len() > 0)
+                    .unwrap_or(false)
+        );
+    }
+    assert!(written
+        .iter()
+        .any(|p| p.extension().is_some_and(|e| e == "svg")));
+}
