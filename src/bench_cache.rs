@@ -22,7 +22,10 @@ pub enum BenchError {
     #[error("the daemon answered with an error: {0}")]
     Reply(String),
     #[error("expected a cache {wanted} but the reply said {got:?}; is the cache enabled?")]
-    Cache { wanted: &'static str, got: Option<String> },
+    Cache {
+        wanted: &'static str,
+        got: Option<String>,
+    },
 }
 
 /// Percentiles of one series, in microseconds.

@@ -65,6 +65,8 @@ struct Flight {
 struct Inner {
     store: Store,
     flights: DashMap<Key, Arc<Flight>>,
+    /// Raw-request key → canonical key (see [`Key::of_raw`]).
+    aliases: DashMap<Key, Key>,
     epoch: Instant,
     config: CacheConfig,
     origin: String,
@@ -126,6 +128,7 @@ impl Handle {
                     max_bytes: config.max_bytes,
                 }),
                 flights: DashMap::new(),
+                aliases: DashMap::new(),
                 epoch: Instant::now(),
                 config: config.clone(),
                 origin: origin.into(),
@@ -162,6 +165,31 @@ impl Handle {
 
     pub fn metrics(&self) -> MetricsSnapshot {
         self.inner.store.snapshot()
+    }
+
+    /// A hit for a request whose exact bytes were seen before, without decoding it. `None`
+    /// (not counted as a miss) sends the caller down the normal path.
+    pub fn raw_hit(&self, raw: Key) -> Option<Cached> {
+        let key = *self.inner.aliases.get(&raw)?;
+        let hit = self.inner.store.peek(key, self.now_ms())?;
+        self.inner.store.metrics.hits.fetch_add(1, relaxed());
+        Some(hit)
+    }
+
+    /// Remember that the request with raw key `raw` canonicalises to `key`.
+    pub fn alias(&self, raw: Key, key: Key) {
+        let aliases = &self.inner.aliases;
+        if aliases.len() >= self.inner.config.max_entries.saturating_mul(4) {
+            aliases.clear();
+        }
+        aliases.insert(raw, key);
+    }
+
+    /// Drop aliases whose entry is gone (the actor's sweep).
+    pub fn sweep(&self) {
+        self.inner.store.sweep(self.now_ms());
+        let store = &self.inner.store;
+        self.inner.aliases.retain(|_, key| store.contains(*key));
     }
 
     /// The cached reply for `key`, or the one `compute` produces. Identical concurrent misses
