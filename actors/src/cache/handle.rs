@@ -171,9 +171,8 @@ impl Handle {
     /// (not counted as a miss) sends the caller down the normal path.
     pub fn raw_hit(&self, raw: Key) -> Option<Cached> {
         let key = *self.inner.aliases.get(&raw)?;
-        let hit = self.inner.store.peek(key, self.now_ms())?;
-        self.inner.store.metrics.hits.fetch_add(1, relaxed());
-        Some(hit)
+        // Counted as a hit by the store; a miss here is not counted (the normal path will).
+        self.inner.store.peek(key, self.now_ms())
     }
 
     /// Remember that the request with raw key `raw` canonicalises to `key`.
@@ -435,6 +434,33 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((c, s), (body("after"), Source::Hit));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_raw_fast_path_obeys_generations_like_the_canonical_one() {
+        let h = handle();
+        assert!(
+            h.raw_hit(Key(100)).is_none(),
+            "unknown bytes go the normal way"
+        );
+        h.fetch(Key(1), DEPS, 1000, || async { Ok(body("a")) })
+            .await
+            .unwrap();
+        h.alias(Key(100), Key(1));
+        assert_eq!(h.raw_hit(Key(100)), Some(body("a")));
+        h.invalidate(DEPS).await;
+        assert!(
+            h.raw_hit(Key(100)).is_none(),
+            "a write kills the fast path too"
+        );
+        h.sweep();
+        assert!(h.raw_hit(Key(100)).is_none());
+        let m = h.metrics();
+        assert_eq!(
+            (m.hits, m.misses),
+            (1, 1),
+            "fast-path misses are not counted twice"
+        );
     }
 
     #[test]
