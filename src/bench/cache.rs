@@ -55,11 +55,17 @@ impl Series {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// 100 B request to an echo responder in this (the benchmark's) process.
     pub raw_nats: Series,
+    /// `$SRV.PING` to the daemon itself: the round trip to the same process and connection
+    /// a hit takes, with no cache work (the fairer floor on a busy machine).
+    pub daemon_ping: Series,
     pub hit: Series,
     pub miss: Series,
     /// hit p50 / raw NATS p50 (goal: at most 1.5).
     pub hit_over_raw: f64,
+    /// hit p50 / daemon ping p50.
+    pub hit_over_ping: f64,
     pub reply_bytes: usize,
 }
 
@@ -93,13 +99,25 @@ pub async fn run(config: &Config, iterations: usize) -> Result<Report, BenchErro
             let t = Instant::now();
             nats.request(echo_subject.clone(), payload.clone())
                 .await
-                .map_err(|e| BenchError::Nats(e.to_string()))?;
+                .map_err(|e| BenchError::Nats(format!("echo: {e}")))?;
             samples.push(t.elapsed());
         }
         Series::of(samples.split_off(iterations / 10))
     };
 
     let search = format!("{prefix}.contacts.search");
+    let ping_subject = format!("$SRV.PING.rolodex.{}", service_id(&nats, &search).await?);
+    let daemon_ping = {
+        let mut samples = Vec::with_capacity(iterations);
+        for _ in 0..iterations + iterations / 10 {
+            let t = Instant::now();
+            nats.request(ping_subject.clone(), bytes::Bytes::new())
+                .await
+                .map_err(|e| BenchError::Nats(format!("{ping_subject}: {e}")))?;
+            samples.push(t.elapsed());
+        }
+        Series::of(samples.split_off(iterations / 10))
+    };
     let hot = json!({"filters": {"seniority": {"eq": "vp"}}, "limit": 25});
     let (hit, reply_bytes) = {
         let (h, body) = client::encode_request(&hot, Format::MsgPackZstd, Some("bench"))
@@ -112,7 +130,7 @@ pub async fn run(config: &Config, iterations: usize) -> Result<Report, BenchErro
             let msg = nats
                 .request_with_headers(search.clone(), h.clone(), body.clone())
                 .await
-                .map_err(|e| BenchError::Nats(e.to_string()))?;
+                .map_err(|e| BenchError::Nats(format!("hit series: {e}")))?;
             let took = t.elapsed();
             check(&msg, if i == 0 { None } else { Some("hit") })?;
             size = msg.payload.len();
@@ -135,7 +153,7 @@ pub async fn run(config: &Config, iterations: usize) -> Result<Report, BenchErro
             let msg = nats
                 .request_with_headers(search.clone(), h, body.into())
                 .await
-                .map_err(|e| BenchError::Nats(e.to_string()))?;
+                .map_err(|e| BenchError::Nats(format!("miss series: {e}")))?;
             samples.push(t.elapsed());
             check(&msg, Some("miss"))?;
         }
@@ -147,13 +165,45 @@ pub async fn run(config: &Config, iterations: usize) -> Result<Report, BenchErro
     } else {
         0.0
     };
+    let hit_over_ping = if daemon_ping.p50_us > 0.0 {
+        hit.p50_us / daemon_ping.p50_us
+    } else {
+        0.0
+    };
     Ok(Report {
         raw_nats: raw,
+        daemon_ping,
+        hit_over_ping,
         hit,
         miss,
         hit_over_raw,
         reply_bytes,
     })
+}
+
+/// The micro-protocol id of the daemon serving `search` (other services may share the server).
+async fn service_id(nats: &async_nats::Client, search: &str) -> Result<String, BenchError> {
+    let inbox = nats.new_inbox();
+    let mut replies = nats
+        .subscribe(inbox.clone())
+        .await
+        .map_err(|e| BenchError::Nats(e.to_string()))?;
+    nats.publish_with_reply("$SRV.INFO.rolodex", inbox, bytes::Bytes::new())
+        .await
+        .map_err(|e| BenchError::Nats(e.to_string()))?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, replies.next()).await {
+        let info: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap_or_default();
+        let ours = info["endpoints"]
+            .as_array()
+            .is_some_and(|eps| eps.iter().any(|e| e["subject"] == search));
+        if let (true, Some(id)) = (ours, info["id"].as_str()) {
+            return Ok(id.to_owned());
+        }
+    }
+    Err(BenchError::Nats(format!(
+        "no daemon answers $SRV.INFO with the endpoint {search}; start `rolodex serve` first"
+    )))
 }
 
 fn check(msg: &async_nats::Message, wanted: Option<&'static str>) -> Result<(), BenchError> {

@@ -98,7 +98,7 @@ impl Actor for CacheActor {
     ) -> Result<(), ActorProcessingErr> {
         let h = &state.args.handle;
         match msg {
-            CacheMsg::Sweep => h.store().sweep(h.now_ms()),
+            CacheMsg::Sweep => h.sweep(),
             CacheMsg::Invalidate(tables) => h.invalidate(tables).await,
             CacheMsg::Metrics(reply) => {
                 if reply.send(h.metrics()).is_err() {

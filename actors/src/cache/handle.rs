@@ -65,6 +65,8 @@ struct Flight {
 struct Inner {
     store: Store,
     flights: DashMap<Key, Arc<Flight>>,
+    /// Raw-request key → canonical key (see [`Key::of_raw`]).
+    aliases: DashMap<Key, Key>,
     epoch: Instant,
     config: CacheConfig,
     origin: String,
@@ -126,6 +128,7 @@ impl Handle {
                     max_bytes: config.max_bytes,
                 }),
                 flights: DashMap::new(),
+                aliases: DashMap::new(),
                 epoch: Instant::now(),
                 config: config.clone(),
                 origin: origin.into(),
@@ -162,6 +165,30 @@ impl Handle {
 
     pub fn metrics(&self) -> MetricsSnapshot {
         self.inner.store.snapshot()
+    }
+
+    /// A hit for a request whose exact bytes were seen before, without decoding it. `None`
+    /// (not counted as a miss) sends the caller down the normal path.
+    pub fn raw_hit(&self, raw: Key) -> Option<Cached> {
+        let key = *self.inner.aliases.get(&raw)?;
+        // Counted as a hit by the store; a miss here is not counted (the normal path will).
+        self.inner.store.peek(key, self.now_ms())
+    }
+
+    /// Remember that the request with raw key `raw` canonicalises to `key`.
+    pub fn alias(&self, raw: Key, key: Key) {
+        let aliases = &self.inner.aliases;
+        if aliases.len() >= self.inner.config.max_entries.saturating_mul(4) {
+            aliases.clear();
+        }
+        aliases.insert(raw, key);
+    }
+
+    /// Drop aliases whose entry is gone (the actor's sweep).
+    pub fn sweep(&self) {
+        self.inner.store.sweep(self.now_ms());
+        let store = &self.inner.store;
+        self.inner.aliases.retain(|_, key| store.contains(*key));
     }
 
     /// The cached reply for `key`, or the one `compute` produces. Identical concurrent misses
@@ -407,6 +434,33 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((c, s), (body("after"), Source::Hit));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_raw_fast_path_obeys_generations_like_the_canonical_one() {
+        let h = handle();
+        assert!(
+            h.raw_hit(Key(100)).is_none(),
+            "unknown bytes go the normal way"
+        );
+        h.fetch(Key(1), DEPS, 1000, || async { Ok(body("a")) })
+            .await
+            .unwrap();
+        h.alias(Key(100), Key(1));
+        assert_eq!(h.raw_hit(Key(100)), Some(body("a")));
+        h.invalidate(DEPS).await;
+        assert!(
+            h.raw_hit(Key(100)).is_none(),
+            "a write kills the fast path too"
+        );
+        h.sweep();
+        assert!(h.raw_hit(Key(100)).is_none());
+        let m = h.metrics();
+        assert_eq!(
+            (m.hits, m.misses),
+            (1, 1),
+            "fast-path misses are not counted twice"
+        );
     }
 
     #[test]

@@ -124,6 +124,25 @@ async fn answer(
     let deadline = ctx.deadline;
     let planner = &ctx.planner;
     let use_cache = |opt: Option<bool>| ctx.cache.enabled() && opt != Some(false);
+    // Fast path: these exact bytes were answered from the cache before.
+    let raw = match route {
+        Route::Search(_) | Route::Count(_) | Route::Facets(_) | Route::ApolloAnalyze
+            if ctx.cache.enabled() =>
+        {
+            let raw = Key::of_raw(
+                &route.suffix(),
+                n.into(),
+                meta.content_type,
+                meta.content_encoding,
+                body,
+            );
+            if let Some(hit) = ctx.cache.raw_hit(raw) {
+                return Ok(Out::Cached(hit, Source::Hit));
+            }
+            Some(raw)
+        }
+        _ => None,
+    };
     match route {
         Route::Search(e) => {
             let req: SearchRequest = ctx.codec.decode(meta, n, body)?;
@@ -142,6 +161,7 @@ async fn answer(
                 ctx,
                 route,
                 n,
+                raw,
                 &canonical,
                 deps,
                 ctx.cache.result_ttl_ms(),
@@ -164,6 +184,7 @@ async fn answer(
                 ctx,
                 route,
                 n,
+                raw,
                 &canonical,
                 deps,
                 ctx.cache.result_ttl_ms(),
@@ -187,6 +208,7 @@ async fn answer(
                 ctx,
                 route,
                 n,
+                raw,
                 &canonical,
                 deps,
                 ctx.cache.result_ttl_ms(),
@@ -221,17 +243,19 @@ async fn answer(
             let industries = &ctx.industries;
             let run = || async move { apollo::analyze(&req.url, industries) };
             let ttl = ctx.cache.apollo_ttl_ms();
-            through_cache(ctx, route, n, &canonical, Tables::NONE, ttl, run).await
+            through_cache(ctx, route, n, raw, &canonical, Tables::NONE, ttl, run).await
         }
     }
 }
 
 /// Serve from the cache, or run `compute` (once for identical concurrent misses), encode its
 /// answer in the caller's format and keep the bytes.
+#[allow(clippy::too_many_arguments)]
 async fn through_cache<T, F, Fut>(
     ctx: &Ctx,
     route: Route,
     n: Negotiated,
+    raw: Option<Key>,
     canonical: &serde_json::Value,
     deps: Tables,
     ttl_ms: u64,
@@ -243,6 +267,9 @@ where
     Fut: std::future::Future<Output = Result<T, ApiError>>,
 {
     let key = Key::of(&route.suffix(), n.into(), canonical);
+    if let Some(raw) = raw {
+        ctx.cache.alias(raw, key);
+    }
     let codec = &ctx.codec;
     let (cached, source) = ctx
         .cache

@@ -43,6 +43,34 @@ impl Key {
     }
 }
 
+impl Key {
+    /// The key of a request exactly as received: route, reply variant, the headers that
+    /// decide decoding, and the body bytes. Identical bytes decode to the identical request,
+    /// so this aliases the canonical key and lets a repeated request skip decompression,
+    /// decoding and canonicalisation.
+    pub fn of_raw(
+        route: &str,
+        variant: Variant,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+        body: &[u8],
+    ) -> Key {
+        let mut h = Sha256::new();
+        h.update(b"raw\0");
+        h.update(route.as_bytes());
+        h.update([0, u8::from(variant.json), u8::from(variant.zstd), 0]);
+        h.update(content_type.unwrap_or_default().as_bytes());
+        h.update([0]);
+        h.update(content_encoding.unwrap_or_default().as_bytes());
+        h.update([0]);
+        h.update(body);
+        let digest = h.finalize();
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&digest[..16]);
+        Key(u128::from_be_bytes(first))
+    }
+}
+
 /// A set of tables, one bit each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Tables(pub u8);

@@ -119,9 +119,24 @@ impl Store {
 
     /// A live entry, or `None` (counted as a miss). Dead entries found on the way are removed.
     pub fn get(&self, key: Key, now_ms: u64) -> Option<Cached> {
+        self.lookup(key, now_ms, true)
+    }
+
+    /// [`Store::get`] without counting a miss (a fast path that falls back to `get`).
+    pub fn peek(&self, key: Key, now_ms: u64) -> Option<Cached> {
+        self.lookup(key, now_ms, false)
+    }
+
+    pub fn contains(&self, key: Key) -> bool {
+        self.map.contains_key(&key)
+    }
+
+    fn lookup(&self, key: Key, now_ms: u64, count_miss: bool) -> Option<Cached> {
         let found = self.map.get(&key).map(|e| Arc::clone(e.value()));
         let Some(entry) = found else {
-            add(&self.metrics.misses);
+            if count_miss {
+                add(&self.metrics.misses);
+            }
             return None;
         };
         let fresh = self.current(entry.deps, &entry.gens);
@@ -132,7 +147,9 @@ impl Store {
             } else {
                 &self.metrics.stale
             });
-            add(&self.metrics.misses);
+            if count_miss {
+                add(&self.metrics.misses);
+            }
             return None;
         }
         entry.last_used_ms.store(now_ms, Ordering::Relaxed);
