@@ -79,8 +79,8 @@ pub fn encode_request(
     if format == Format::MsgPackZstd {
         h.insert(headers::CONTENT_ENCODING, headers::ZSTD);
         h.insert(headers::ACCEPT_ENCODING, headers::ZSTD);
-        let packed =
-            zstd::bulk::compress(&bytes, 1).map_err(|e| ClientError::Encode(e.to_string()))?;
+        let packed = rolodex_actors::wire::codec::compress(&bytes, 1)
+            .map_err(|e| ClientError::Encode(e.to_string()))?;
         return Ok((h, packed));
     }
     Ok((h, bytes))

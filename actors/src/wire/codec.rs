@@ -1,5 +1,6 @@
 //! Content negotiation, bounded decompression and (de)serialisation.
 
+use std::cell::RefCell;
 use std::io::Read;
 
 use serde::{de::DeserializeOwned, Serialize};
@@ -128,7 +129,7 @@ impl Codec {
         let raw = encode_body(negotiated.content_type, value)?;
         let zstd = negotiated.accepts_zstd && raw.len() > self.limits.compress_threshold_bytes;
         let body = if zstd {
-            zstd::bulk::compress(&raw, self.limits.zstd_level)
+            compress(&raw, self.limits.zstd_level)
                 .map_err(|e| ApiError::Internal(format!("zstd compression failed: {e}")))?
         } else {
             raw
@@ -151,10 +152,54 @@ fn accepts_zstd(value: &str) -> bool {
         .any(|part| is_zstd(part.split(';').next().unwrap_or_default()))
 }
 
+thread_local! {
+    /// One compression context per thread, kept: creating one per reply cost more than
+    /// compressing a page (profiled in BENCHMARKS.md).
+    static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// zstd-compress with this thread's reusable context.
+pub fn compress(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
+            *slot = Some((level, zstd::bulk::Compressor::new(level)?));
+        }
+        match slot.as_mut() {
+            Some((_, c)) => c.compress(raw),
+            None => zstd::bulk::compress(raw, level),
+        }
+    })
+}
+
 /// Decompress a zstd body, refusing to produce more than `max` bytes. Memory stays bounded
-/// whatever the frame header claims: output grows only as bytes actually decode.
-#[allow(clippy::disallowed_methods)] // The one sanctioned decoder: it is capped below.
+/// whatever the frame header claims: a frame that declares its size (ours and most encoders'
+/// do) is decoded in one call into exactly that much, only if it is within `max`; any other
+/// frame is streamed, its output growing only as bytes actually decode.
 pub fn decompress_bounded(body: &[u8], max: usize) -> Result<Vec<u8>, ApiError> {
+    let declared = zstd::zstd_safe::get_frame_content_size(body).ok().flatten();
+    match declared {
+        Some(size) if size > max as u64 => Err(ApiError::PayloadTooLarge(format!(
+            "body decompresses to more than {max} bytes"
+        ))),
+        Some(size) if zstd::zstd_safe::find_frame_compressed_size(body).ok() == Some(body.len()) => {
+            DECOMPRESSOR.with(|cell| {
+                let mut slot = cell.borrow_mut();
+                if slot.is_none() {
+                    *slot = Some(zstd::bulk::Decompressor::new().map_err(|e| ApiError::Internal(e.to_string()))?);
+                }
+                let d = slot.as_mut().ok_or_else(|| ApiError::Internal("no zstd context".into()))?;
+                d.decompress(body, size as usize)
+                    .map_err(|e| ApiError::MalformedBody(format!("bad zstd stream: {e}")))
+            })
+        }
+        _ => decompress_streaming(body, max),
+    }
+}
+
+#[allow(clippy::disallowed_methods)] // The one sanctioned streaming decoder: it is capped below.
+fn decompress_streaming(body: &[u8], max: usize) -> Result<Vec<u8>, ApiError> {
     let decoder = zstd::stream::read::Decoder::new(body)
         .map_err(|e| ApiError::MalformedBody(format!("bad zstd stream: {e}")))?;
     let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max));
