@@ -626,4 +626,17 @@ mod tests {
         assert!(problems.iter().any(|p| p.contains("nats.prefix")));
         assert!(problems.iter().any(|p| p.contains("pool.rations.jobs")));
     }
+
+    #[test]
+    fn persist_limits_are_checked() {
+        let mut c = Config::default();
+        assert_eq!(c.persist.batch_size, 200);
+        c.persist.batch_size = 5001;
+        c.persist.writers = 0;
+        c.persist.max_bytes = 10;
+        let problems = c.problems().join("\n");
+        for key in ["persist.batch_size", "persist.writers", "persist.max_bytes"] {
+            assert!(problems.contains(key), "{problems}");
+        }
+    }
 }

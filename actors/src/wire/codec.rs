@@ -183,13 +183,20 @@ pub fn decompress_bounded(body: &[u8], max: usize) -> Result<Vec<u8>, ApiError> 
         Some(size) if size > max as u64 => Err(ApiError::PayloadTooLarge(format!(
             "body decompresses to more than {max} bytes"
         ))),
-        Some(size) if zstd::zstd_safe::find_frame_compressed_size(body).ok() == Some(body.len()) => {
+        Some(size)
+            if zstd::zstd_safe::find_frame_compressed_size(body).ok() == Some(body.len()) =>
+        {
             DECOMPRESSOR.with(|cell| {
                 let mut slot = cell.borrow_mut();
                 if slot.is_none() {
-                    *slot = Some(zstd::bulk::Decompressor::new().map_err(|e| ApiError::Internal(e.to_string()))?);
+                    *slot = Some(
+                        zstd::bulk::Decompressor::new()
+                            .map_err(|e| ApiError::Internal(e.to_string()))?,
+                    );
                 }
-                let d = slot.as_mut().ok_or_else(|| ApiError::Internal("no zstd context".into()))?;
+                let d = slot
+                    .as_mut()
+                    .ok_or_else(|| ApiError::Internal("no zstd context".into()))?;
                 d.decompress(body, size as usize)
                     .map_err(|e| ApiError::MalformedBody(format!("bad zstd stream: {e}")))
             })
