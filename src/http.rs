@@ -16,6 +16,7 @@ use serde_json::json;
 #[derive(Clone)]
 struct Probe {
     monitor: Monitor,
+    cache: rolodex_actors::cache::Handle,
     pool: Pool,
     nats: async_nats::Client,
 }
@@ -25,6 +26,7 @@ struct Probe {
 pub async fn bind(
     listen: &str,
     monitor: Monitor,
+    cache: rolodex_actors::cache::Handle,
     pool: Pool,
     nats: async_nats::Client,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -37,6 +39,7 @@ pub async fn bind(
         .route("/readyz", get(readyz))
         .with_state(Probe {
             monitor,
+            cache,
             pool,
             nats,
         });
@@ -53,6 +56,7 @@ pub async fn bind(
 
 async fn metrics(State(p): State<Probe>) -> impl IntoResponse {
     p.monitor.metrics().observe_pool(&p.pool.stats());
+    p.monitor.metrics().observe_cache(&p.cache.metrics());
     (
         [(
             header::CONTENT_TYPE,

@@ -144,6 +144,15 @@ pub async fn serve_with(
     let scope = actor_scope(&config.nats.prefix);
     let prefix = &config.nats.prefix;
     let monitor = Monitor::new(config.monitor.clone(), actor_name(&scope, "monitor"));
+    let cache = cache::Handle::new(
+        &config.cache,
+        uuid::Uuid::new_v4().simple().to_string(),
+        actor_name(&scope, "cache"),
+        Some(cache::Broadcast {
+            client: client.clone(),
+            subject: format!("{prefix}.cache.invalidate"),
+        }),
+    );
     let (http_stop, http_stopped) = oneshot::channel::<()>();
     let (http_addr, http_task) = if config.http.enabled {
         let stopped = async move {
@@ -152,6 +161,7 @@ pub async fn serve_with(
         let (addr, server) = http::bind(
             &config.http.listen,
             monitor.clone(),
+            cache.clone(),
             pool.clone(),
             client.clone(),
             stopped,
@@ -167,15 +177,6 @@ pub async fn serve_with(
     } else {
         (None, None)
     };
-    let cache = cache::Handle::new(
-        &config.cache,
-        uuid::Uuid::new_v4().simple().to_string(),
-        actor_name(&scope, "cache"),
-        Some(cache::Broadcast {
-            client: client.clone(),
-            subject: format!("{prefix}.cache.invalidate"),
-        }),
-    );
     let children = children(
         &config, &scope, &pool, &client, &normalize, &cache, &monitor,
     );

@@ -392,7 +392,7 @@ impl Default for PersistConfig {
             max_deliver: 10,
             ack_wait_secs: 30,
             duplicate_window_secs: 120,
-            max_bytes: 4 * 1024 * 1024 * 1024,
+            max_bytes: 1024 * 1024 * 1024,
             max_age_secs: 7 * 24 * 3600,
             retry_backoff_ms: 200,
             max_backoff_ms: 5_000,

@@ -510,6 +510,10 @@ impl Daemon {
         config.nats.prefix = prefix.clone();
         config.nats.queue_group = prefix.clone();
         config.query.cursor_secret = CURSOR_SECRET.into();
+        // Queries only: no event stream to reserve, no backfill writing while we measure.
+        config.persist.enabled = false;
+        config.normalize.backfill_ms = 0;
+        config.http.enabled = false;
         let (tx, rx) = oneshot::channel();
         let (ready_tx, ready_rx) = oneshot::channel();
         let handle = tokio::spawn(crate::serve_with(

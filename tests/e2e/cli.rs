@@ -187,6 +187,8 @@ async fn serve_says_ready_answers_req_and_drains_on_sigterm() {
         .unwrap()
         .unwrap();
     assert_eq!(status.code(), Some(0), "SIGTERM drains and exits 0");
+    let nats = async_nats::connect(crate::harness::NATS).await.unwrap();
+    crate::harness::delete_event_stream(&nats, &config.nats.prefix).await;
     rolodex::db::drop_database(&config.database.url)
         .await
         .unwrap();

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use rolodex::client::{self, Format, Reply};
 use rolodex::{Config, ServeError};
 use serde_json::Value;
@@ -17,7 +18,8 @@ pub const NATS: &str = "nats://127.0.0.1:4222";
 
 static CLEANUP: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
 
-/// Drop databases left by earlier runs that were interrupted (once per test process).
+/// Drop databases and streams left by earlier runs that were interrupted (once per test
+/// process, before any test creates its own).
 async fn cleanup_leftovers() {
     CLEANUP
         .get_or_init(|| async {
@@ -36,6 +38,18 @@ async fn cleanup_leftovers() {
                     .await;
             }
             pool.close().await;
+            // And the event streams of test prefixes (the SIGKILLed children leave theirs).
+            if let Ok(nats) = async_nats::connect(NATS).await {
+                let js = async_nats::jetstream::new(nats);
+                let names: Vec<String> = js
+                    .stream_names()
+                    .filter_map(|n| async { n.ok() })
+                    .collect()
+                    .await;
+                for name in names.iter().filter(|n| n.starts_with("ROLODEX_EVENTS_T_")) {
+                    let _ = js.delete_stream(name).await;
+                }
+            }
         })
         .await;
 }
@@ -65,6 +79,8 @@ pub fn test_config(tag: &str) -> Config {
     c.query.cursor_secret = "test-secret".into();
     c.gateway.drain_secs = 3;
     c.http.listen = "127.0.0.1:0".into();
+    // JetStream reserves a stream's max_bytes up front; many parallel tests must fit.
+    c.persist.max_bytes = 64 * 1024 * 1024;
     c
 }
 

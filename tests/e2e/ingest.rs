@@ -455,6 +455,12 @@ fn spawn_daemon(config: &Config) -> tokio::process::Child {
         .args(["--set", "pool.size=1", "--set", "pool.max_overflow=3"])
         .args([
             "--set",
+            "http.listen=127.0.0.1:0",
+            "--set",
+            "persist.max_bytes=67108864",
+        ])
+        .args([
+            "--set",
             "persist.batch_size=100",
             "--set",
             "persist.ack_wait_secs=5",

@@ -102,6 +102,8 @@ async fn after_a_known_workload_the_counters_say_exactly_that() {
     );
     assert_eq!(v("rolodex_pool_leases_in_use{class=interactive}"), 0.0);
     assert!(v("rolodex_pool_connections{state=open}") >= 1.0);
+    // The cache is off in this test: every lookup of the workload went to the database.
+    assert_eq!(v("rolodex_cache_operations{kind=hit}"), 0.0);
     i.stop().await.unwrap();
 }
 

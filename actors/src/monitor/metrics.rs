@@ -33,6 +33,11 @@ pub struct ClassLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabel {
     pub state: String,
 }
@@ -56,6 +61,9 @@ pub struct Metrics {
     pub pool_waiting: Family<ClassLabel, Gauge>,
     pub pool_ration: Family<ClassLabel, Gauge>,
     pub pool_timeouts: Family<ClassLabel, Gauge>,
+    pub cache_operations: Family<KindLabel, Gauge>,
+    pub cache_size: Family<KindLabel, Gauge>,
+    pub cache_hit_rate: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -85,6 +93,9 @@ impl Metrics {
             pool_waiting: Family::default(),
             pool_ration: Family::default(),
             pool_timeouts: Family::default(),
+            cache_operations: Family::default(),
+            cache_size: Family::default(),
+            cache_hit_rate: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -142,6 +153,17 @@ impl Metrics {
             "Lease requests that timed out, per class (a counter)",
             m.pool_timeouts.clone(),
         );
+        registry.register("cache_operations", "Result-cache operations since start, per kind (hit, miss, eviction, expiration, invalidation, stale, query, coalesced)", m.cache_operations.clone());
+        registry.register(
+            "cache_size",
+            "Result-cache entries and bytes",
+            m.cache_size.clone(),
+        );
+        registry.register(
+            "cache_hit_rate",
+            "Result-cache hits / (hits + misses)",
+            m.cache_hit_rate.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -181,6 +203,30 @@ impl Metrics {
             self.pool_ration.get_or_create(&l).set(i64::from(c.ration));
             self.pool_timeouts.get_or_create(&l).set(c.timeouts as i64);
         }
+    }
+
+    /// Copy the result cache's counters into the gauges (called at scrape time).
+    pub fn observe_cache(&self, c: &crate::cache::MetricsSnapshot) {
+        let kind = |k: &str| KindLabel { kind: k.to_owned() };
+        for (k, v) in [
+            ("hit", c.hits),
+            ("miss", c.misses),
+            ("eviction", c.evictions),
+            ("expiration", c.expirations),
+            ("invalidation", c.invalidations),
+            ("stale", c.stale),
+            ("query", c.queries),
+            ("coalesced", c.coalesced),
+        ] {
+            self.cache_operations.get_or_create(&kind(k)).set(v as i64);
+        }
+        self.cache_size
+            .get_or_create(&kind("entries"))
+            .set(c.entries as i64);
+        self.cache_size
+            .get_or_create(&kind("bytes"))
+            .set(c.bytes as i64);
+        self.cache_hit_rate.set(c.hit_rate);
     }
 
     /// The Prometheus text exposition.
