@@ -352,6 +352,7 @@ fn children(
                 config: config.persist.clone(),
                 drain: Duration::from_secs(config.gateway.drain_secs),
                 cache: Some(cache.clone()),
+                monitor: Some(monitor.clone()),
             },
         }));
     }

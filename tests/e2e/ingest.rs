@@ -384,6 +384,9 @@ async fn malformed_events_are_dead_lettered_while_neighbours_commit() {
             .await
             .unwrap();
     assert_eq!(names, vec!["ok1", "ok4", "ok6"]);
+    let m = crate::monitor::scrape(&i).await;
+    assert_eq!(m["rolodex_dead_letters_total{}"], 4.0);
+    assert_eq!(m["rolodex_events_applied_total{}"], 3.0);
     i.stop().await.unwrap();
 }
 
@@ -594,5 +597,10 @@ async fn a_search_after_an_event_lands_sees_it_even_when_cached() {
     let after = i.req("contacts.search", query).await;
     assert_eq!(after.header("Rolodex-Cache"), Some("miss"));
     assert_eq!(after.body["items"][0]["first_name"], "Amazing Grace");
+    // The metrics counted both events, in batches, and no dead letter.
+    let m = crate::monitor::scrape(&i).await;
+    assert_eq!(m["rolodex_events_applied_total{}"], 2.0);
+    assert_eq!(m["rolodex_event_batch_size_count{}"], 2.0);
+    assert_eq!(m["rolodex_dead_letters_total{}"], 0.0);
     i.stop().await.unwrap();
 }

@@ -16,7 +16,7 @@ async fn get(i: &Instance, path: &str) -> (u16, String) {
 }
 
 /// Samples of /metrics as name{sorted labels} → value, through a real Prometheus parser.
-async fn scrape(i: &Instance) -> HashMap<String, f64> {
+pub async fn scrape(i: &Instance) -> HashMap<String, f64> {
     let (status, text) = get(i, "/metrics").await;
     assert_eq!(status, 200);
     let lines = text.lines().map(|l| Ok(l.to_owned()));

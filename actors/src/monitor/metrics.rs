@@ -64,6 +64,10 @@ pub struct Metrics {
     pub cache_operations: Family<KindLabel, Gauge>,
     pub cache_size: Family<KindLabel, Gauge>,
     pub cache_hit_rate: Gauge<f64, std::sync::atomic::AtomicU64>,
+    pub events_applied: Counter,
+    pub event_batches: Histogram,
+    pub batch_seconds: Histogram,
+    pub dead_letters: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -96,6 +100,10 @@ impl Metrics {
             cache_operations: Family::default(),
             cache_size: Family::default(),
             cache_hit_rate: Gauge::default(),
+            events_applied: Counter::default(),
+            event_batches: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
+            batch_seconds: latency_histogram(),
+            dead_letters: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -163,6 +171,26 @@ impl Metrics {
             "cache_hit_rate",
             "Result-cache hits / (hits + misses)",
             m.cache_hit_rate.clone(),
+        );
+        registry.register(
+            "events_applied",
+            "Events committed by the persist actor (rate: applied events/s)",
+            m.events_applied.clone(),
+        );
+        registry.register(
+            "event_batch_size",
+            "Events per committed batch",
+            m.event_batches.clone(),
+        );
+        registry.register(
+            "event_batch_duration_seconds",
+            "Time to write and commit one batch",
+            m.batch_seconds.clone(),
+        );
+        registry.register(
+            "dead_letters",
+            "Events sent to <prefix>.events.dead",
+            m.dead_letters.clone(),
         );
         Metrics { registry, ..m }
     }

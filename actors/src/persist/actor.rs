@@ -40,6 +40,8 @@ pub struct PersistArgs {
     /// so a search that follows a landed write never sees the cached past. Other instances
     /// learn of the write from the change notice.
     pub cache: Option<crate::cache::Handle>,
+    /// Where batch sizes, applied events and dead letters are counted.
+    pub monitor: Option<crate::monitor::Monitor>,
 }
 
 /// Errors setting up or running the consumer; each ends the actor, which the supervisor
@@ -124,6 +126,7 @@ struct Ctx {
     prefix: String,
     config: PersistConfig,
     cache: Option<crate::cache::Handle>,
+    monitor: Option<crate::monitor::Monitor>,
 }
 
 pub enum PersistMsg {
@@ -162,6 +165,7 @@ impl Actor for PersistActor {
             prefix: args.prefix,
             config: args.config,
             cache: args.cache,
+            monitor: args.monitor,
         });
         tracing::info!(stream = %name, consumer = CONSUMER, "Consuming events.");
         let task = tokio::spawn(async move {
@@ -376,6 +380,14 @@ async fn write(ctx: Arc<Ctx>, batch: Vec<Pending>) -> bool {
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "Batch committed."
                 );
+                if let Some(m) = &ctx.monitor {
+                    let metrics = m.metrics();
+                    metrics.events_applied.inc_by(piece.len() as u64);
+                    metrics.event_batches.observe(piece.len() as f64);
+                    metrics
+                        .batch_seconds
+                        .observe(started.elapsed().as_secs_f64());
+                }
                 announce(&ctx, &events).await;
                 for p in &piece {
                     if let Err(e) = p.msg.ack().await {
@@ -451,6 +463,9 @@ async fn dead_letter(ctx: &Ctx, msg: &jetstream::Message, reason: &str) {
     match sent {
         Ok(()) => {
             tracing::warn!(subject = %msg.subject, %reason, "Event dead-lettered.");
+            if let Some(m) = &ctx.monitor {
+                m.metrics().dead_letters.inc();
+            }
             if let Err(e) = msg.ack_with(AckKind::Term).await {
                 tracing::debug!(error = %e, "Term failed; the event may be dead-lettered twice.");
             }
