@@ -291,7 +291,7 @@ fn children(
         client: client.clone(),
         prefix: prefix.clone(),
         codec: Codec::new(config.wire.clone()),
-        planner: planner::Handle::new(actor_name(scope, "planner")),
+        planner: planner::Handle::new(actor_name(scope, "planner")).inline(planner_args.clone()),
         max_in_flight: config.gateway.max_in_flight,
         deadline: Duration::from_secs(config.gateway.request_timeout_secs),
         drain: Duration::from_secs(config.gateway.drain_secs),

@@ -87,25 +87,22 @@ impl Actor for PlannerActor {
         // The mailbox only dispatches: each request waits for its lease and rows in its own
         // task, so one slow query never holds up the next request.
         let state = state.clone();
-        tokio::spawn(async move {
-            let (result, reply) = match msg {
-                PlannerMsg::Stream(entity, req, sink) => {
-                    return stream(&state, entity, &req, sink).await
-                }
-                PlannerMsg::Search(entity, req, reply) => {
-                    (search(&state, entity, &req).await, reply)
-                }
-                PlannerMsg::Count(entity, req, reply) => (count(&state, entity, &req).await, reply),
-                PlannerMsg::Facets(entity, req, reply) => {
-                    (facets(&state, entity, &req).await, reply)
-                }
-                PlannerMsg::Get(entity, uuid, reply) => (get(&state, entity, uuid).await, reply),
-            };
-            if reply.send(result).is_err() {
-                tracing::debug!("Caller went away before the planner answered.");
-            }
-        });
+        tokio::spawn(async move { run(&state, msg).await });
         Ok(())
+    }
+}
+
+/// Do what a message asks and answer on its port.
+async fn run(state: &PlannerArgs, msg: PlannerMsg) {
+    let (result, reply) = match msg {
+        PlannerMsg::Stream(entity, req, sink) => return stream(state, entity, &req, sink).await,
+        PlannerMsg::Search(entity, req, reply) => (search(state, entity, &req).await, reply),
+        PlannerMsg::Count(entity, req, reply) => (count(state, entity, &req).await, reply),
+        PlannerMsg::Facets(entity, req, reply) => (facets(state, entity, &req).await, reply),
+        PlannerMsg::Get(entity, uuid, reply) => (get(state, entity, uuid).await, reply),
+    };
+    if reply.send(result).is_err() {
+        tracing::debug!("Caller went away before the planner answered.");
     }
 }
 
@@ -308,11 +305,30 @@ async fn get(s: &PlannerArgs, entity: Entity, uuid: Uuid) -> Result<Answer, ApiE
 #[derive(Debug, Clone)]
 pub struct Handle {
     name: String,
+    /// When set, single answers are worked out on the caller's task with this shared state
+    /// instead of through the mailbox: the same code, two fewer hops between threads per
+    /// request (profiled in BENCHMARKS.md). Streams always go through the actor.
+    inline: Option<PlannerArgs>,
+}
+
+impl std::fmt::Debug for PlannerArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlannerArgs")
+    }
 }
 
 impl Handle {
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into() }
+        Self {
+            name: name.into(),
+            inline: None,
+        }
+    }
+
+    /// Answer on the caller's task (see `inline`).
+    pub fn inline(mut self, state: PlannerArgs) -> Self {
+        self.inline = Some(state);
+        self
     }
 
     pub async fn ask(
@@ -320,6 +336,23 @@ impl Handle {
         build: impl FnOnce(Reply) -> PlannerMsg,
         deadline: Duration,
     ) -> Result<Answer, ApiError> {
+        if let Some(state) = &self.inline {
+            let (tx, rx) = ractor::concurrency::oneshot();
+            let work = run(state, build(tx.into()));
+            return match tokio::time::timeout(deadline, async {
+                work.await;
+                rx.await
+            })
+            .await
+            {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(_)) => Err(ApiError::Internal("the planner dropped a request".into())),
+                Err(_) => Err(ApiError::Timeout(format!(
+                    "no answer within {} ms",
+                    deadline.as_millis()
+                ))),
+            };
+        }
         let actor: ActorRef<PlannerMsg> = ractor::registry::where_is(self.name.clone())
             .ok_or_else(|| ApiError::Unavailable("the planner is restarting; retry".into()))?
             .into();
