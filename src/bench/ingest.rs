@@ -19,7 +19,7 @@ use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 use crate::Config;
-use rolodex_actors::persist::core::{statements::array_literal, stream_name, CONSUMER};
+use rolodex_actors::persist::core::{statements::array_literal, stream_name};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -299,7 +299,6 @@ async fn daemon(
         .spawn()
         .map_err(|e| BenchError::Daemon(e.to_string()))?;
     let pid = child.id().unwrap_or_default();
-    let js = jetstream::new(nats.clone());
     let mut peak = 0;
     let finished = loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -307,7 +306,7 @@ async fn daemon(
         if let Ok(Some(status)) = child.try_wait() {
             return Err(BenchError::Daemon(format!("exited early: {status}")));
         }
-        if drained(&js, &config.nats.prefix).await {
+        if rolodex_actors::persist::settled(nats, &config.nats.prefix).await {
             break started.elapsed();
         }
     };
@@ -318,22 +317,6 @@ async fn daemon(
         .await;
     let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
     Ok((finished.as_secs_f64(), peak))
-}
-
-async fn drained(js: &jetstream::Context, prefix: &str) -> bool {
-    let Ok(stream) = js.get_stream(stream_name(prefix)).await else {
-        return false;
-    };
-    let Ok(mut consumer) = stream
-        .get_consumer::<jetstream::consumer::pull::Config>(CONSUMER)
-        .await
-    else {
-        return false;
-    };
-    match consumer.info().await {
-        Ok(i) => i.num_pending == 0 && i.num_ack_pending == 0,
-        Err(_) => false,
-    }
 }
 
 /// VmHWM (peak resident set) of a process, in KiB; 0 when unknown.

@@ -802,14 +802,7 @@ async fn cursor_jobs(
         let last = rows
             .get(plan.limit as usize - 1)
             .ok_or_else(|| bad(format!("fewer than {depth} contacts for the cursor class")))?;
-        let first_key = plan.page.columns.len();
-        let keys = plan
-            .page
-            .sort
-            .iter()
-            .enumerate()
-            .map(|(i, k)| exec::decode(last, first_key + i, k.kind))
-            .collect::<Result<Vec<_>, _>>()?;
+        let keys = exec::sort_keys(last, &plan.page)?;
         let body =
             json!({"filters": {}, "cursor": planner.next_cursor(&plan, &keys), "cache": false});
         let floor = floor_sql(planner, "contacts.search", &body)?;

@@ -7,8 +7,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use futures::StreamExt;
 use rolodex::Config;
-use rolodex_actors::persist::core::{stream_name, CONSUMER};
-use rolodex_actors::persist::{ORIGINAL_SUBJECT, REASON};
+use rolodex_actors::persist::{settled, ORIGINAL_SUBJECT, REASON};
 use serde_json::{json, Value};
 use sqlx::Row;
 
@@ -53,24 +52,6 @@ async fn publish_as(
 
 async fn publish(i: &Instance, kind: &str, body: Value) {
     publish_as(&i.nats, &i.config.nats.prefix, kind, &body, None, false).await;
-}
-
-/// Every event published so far has been settled (acked or terminated).
-async fn settled(nats: &async_nats::Client, prefix: &str) -> bool {
-    let js = jetstream::new(nats.clone());
-    let Ok(stream) = js.get_stream(stream_name(prefix)).await else {
-        return false;
-    };
-    let Ok(mut consumer) = stream
-        .get_consumer::<jetstream::consumer::pull::Config>(CONSUMER)
-        .await
-    else {
-        return false;
-    };
-    match consumer.info().await {
-        Ok(info) => info.num_pending == 0 && info.num_ack_pending == 0,
-        Err(_) => false,
-    }
 }
 
 async fn wait_settled(i: &Instance) {

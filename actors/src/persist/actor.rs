@@ -509,3 +509,23 @@ async fn announce(ctx: &Ctx, events: &[&Event]) {
         }
     }
 }
+
+/// Whether every event published to a prefix's stream so far has been settled (acked or
+/// terminated): nothing pending, nothing awaiting an ack. False when the stream or the consumer
+/// does not exist (yet).
+pub async fn settled(client: &async_nats::Client, prefix: &str) -> bool {
+    let js = jetstream::new(client.clone());
+    let Ok(stream) = js.get_stream(stream_name(prefix)).await else {
+        return false;
+    };
+    let Ok(mut consumer) = stream
+        .get_consumer::<jetstream::consumer::pull::Config>(CONSUMER)
+        .await
+    else {
+        return false;
+    };
+    match consumer.info().await {
+        Ok(i) => i.num_pending == 0 && i.num_ack_pending == 0,
+        Err(_) => false,
+    }
+}

@@ -23,7 +23,7 @@ pub mod core;
 mod write;
 
 pub use actor::{
-    ensure_consumer, ensure_stream, PersistActor, PersistArgs, PersistError, PersistMsg,
+    ensure_consumer, ensure_stream, settled, PersistActor, PersistArgs, PersistError, PersistMsg,
     ORIGINAL_SUBJECT, REASON,
 };
 pub use write::{classify, Failure};

@@ -117,16 +117,7 @@ async fn search(s: &PlannerArgs, entity: Entity, req: &SearchRequest) -> Result<
     let next_cursor = match rows.get(limit) {
         // One row past the page exists, so the page's last row is where the next one starts.
         Some(_) => {
-            let last = &rows[limit - 1];
-            let first_key = plan.page.columns.len();
-            let keys = plan
-                .page
-                .sort
-                .iter()
-                .enumerate()
-                .map(|(i, k)| exec::decode(last, first_key + i, k.kind))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(exec::db_error)?;
+            let keys = exec::sort_keys(&rows[limit - 1], &plan.page).map_err(exec::db_error)?;
             Some(s.planner.next_cursor(&plan, &keys))
         }
         None => None,
@@ -193,14 +184,7 @@ async fn next_batch(
     };
     let full = pg_rows.len() as u32 >= s.planner.config().stream_batch;
     let next = match pg_rows.last() {
-        Some(last) if full => Some(
-            plan.sort
-                .iter()
-                .enumerate()
-                .map(|(i, k)| exec::decode(last, plan.columns.len() + i, k.kind))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(exec::db_error)?,
-        ),
+        Some(last) if full => Some(exec::sort_keys(last, &plan).map_err(exec::db_error)?),
         _ => None,
     };
     let rows = pg_rows
@@ -325,6 +309,13 @@ impl Handle {
         }
     }
 
+    /// The planner actor under its registered name (a restart re-registers it).
+    fn actor(&self) -> Result<ActorRef<PlannerMsg>, ApiError> {
+        ractor::registry::where_is(self.name.clone())
+            .map(Into::into)
+            .ok_or_else(|| ApiError::Unavailable("the planner is restarting; retry".into()))
+    }
+
     /// Answer on the caller's task (see `inline`).
     pub fn inline(mut self, state: PlannerArgs) -> Self {
         self.inline = Some(state);
@@ -353,10 +344,7 @@ impl Handle {
                 ))),
             };
         }
-        let actor: ActorRef<PlannerMsg> = ractor::registry::where_is(self.name.clone())
-            .ok_or_else(|| ApiError::Unavailable("the planner is restarting; retry".into()))?
-            .into();
-        match actor.call(build, Some(deadline)).await {
+        match self.actor()?.call(build, Some(deadline)).await {
             Ok(CallResult::Success(answer)) => answer,
             Ok(CallResult::Timeout) => Err(ApiError::Timeout(format!(
                 "no answer within {} ms",
@@ -375,11 +363,8 @@ impl Handle {
         req: StreamRequest,
         capacity: usize,
     ) -> Result<mpsc::Receiver<StreamItem>, ApiError> {
-        let actor: ActorRef<PlannerMsg> = ractor::registry::where_is(self.name.clone())
-            .ok_or_else(|| ApiError::Unavailable("the planner is restarting; retry".into()))?
-            .into();
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        actor
+        self.actor()?
             .cast(PlannerMsg::Stream(entity, Box::new(req), tx))
             .map_err(|_| ApiError::Unavailable("the planner is restarting; retry".into()))?;
         Ok(rx)

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::core::datum::{Datum, Row};
 use super::core::fields::{Entity, Field, Kind};
-use super::core::sql::Sql;
+use super::core::sql::{PagePlan, Sql};
 use crate::error::ApiError;
 
 /// Bind every value of a statement, in `$n` order.
@@ -64,6 +64,17 @@ pub fn decode(row: &PgRow, index: usize, kind: Kind) -> Result<Datum, sqlx::Erro
             Datum::TextArray,
         ),
     })
+}
+
+/// The sort-key values a page row carries after its projected columns: what a cursor (or the
+/// next stream batch) continues after.
+pub fn sort_keys(row: &PgRow, plan: &PagePlan) -> Result<Vec<Datum>, sqlx::Error> {
+    let first = plan.columns.len();
+    plan.sort
+        .iter()
+        .enumerate()
+        .map(|(i, k)| decode(row, first + i, k.kind))
+        .collect()
 }
 
 /// Decode the projected columns of a row.
