@@ -63,9 +63,9 @@ pub struct StreamRequest {
 
 /// One chunk of a stream: at most 5,000 rows.
 #[derive(Debug, Clone, Serialize)]
-pub struct StreamChunk<'a> {
+pub struct StreamChunk<'a, T = Row> {
     pub seq: u64,
-    pub items: &'a [Row],
+    pub items: &'a [T],
 }
 
 /// The last message of a stream.
@@ -117,10 +117,11 @@ pub struct GetRequest {
     pub uuid: String,
 }
 
-/// A page of results.
+/// A page of results: decoded [`Row`]s, or (from the planner) rows serialised straight from
+/// PostgreSQL's buffers, which go out in the same form.
 #[derive(Debug, Clone, Serialize)]
-pub struct Page {
-    pub items: Vec<Row>,
+pub struct Page<T = Row> {
+    pub items: Vec<T>,
     /// Opaque; pass it back as `cursor` for the next page. Absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,

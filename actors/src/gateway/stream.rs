@@ -17,8 +17,8 @@ use futures::StreamExt;
 use super::request::Ctx;
 use crate::error::ApiError;
 use crate::model::{StreamChunk, StreamEnd, StreamRequest};
-use crate::planner::core::datum::Row;
 use crate::planner::core::fields::Entity;
+use crate::planner::exec::PgItem;
 use crate::planner::StreamItem;
 use crate::wire::{headers, Encoded, Negotiated, RequestMeta};
 
@@ -102,7 +102,7 @@ async fn wait_ack(acks: &mut async_nats::Subscriber, timeout: Duration) -> Resul
 fn encode_chunks(
     ctx: &Ctx,
     n: Negotiated,
-    rows: &[Row],
+    rows: &[PgItem],
     seq: &mut u64,
     max: usize,
 ) -> Result<Vec<Encoded>, ApiError> {

@@ -11,10 +11,9 @@ use sqlx::Row as _;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::core::datum::Row;
 use super::core::fields::Entity;
 use super::core::Planner;
-use super::exec;
+use super::exec::{self, PgItem};
 use crate::error::ApiError;
 use crate::model::StreamRequest;
 use crate::model::{
@@ -25,14 +24,14 @@ use crate::monitor::Monitor;
 use crate::pool::{Class, Lease, Pool};
 
 /// What the planner answers with; serialises as the bare reply body.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum Answer {
-    Page(Page),
+    Page(Page<PgItem>),
     Explain(ExplainReply),
     Count(CountReply),
     Facets(FacetsReply),
-    One(Row),
+    One(PgItem),
     SlowQueries(crate::model::SlowQueriesReply),
 }
 
@@ -41,7 +40,7 @@ type Reply = RpcReplyPort<Result<Answer, ApiError>>;
 /// What a stream's producer hands the gateway, one at a time through a bounded channel.
 #[derive(Debug)]
 pub enum StreamItem {
-    Rows(Vec<Row>),
+    Rows(Vec<PgItem>),
     Done(u64),
     Failed(ApiError),
 }
@@ -112,7 +111,7 @@ async fn search(s: &PlannerArgs, entity: Entity, req: &SearchRequest) -> Result<
         return Ok(Answer::Explain(s.planner.explain(&plan.page)?));
     }
     let mut lease = s.pool.lease(Class::Interactive).await?;
-    let rows = timed(s, &mut lease, plan.page.tier.name(), &plan.page.sql).await?;
+    let mut rows = timed(s, &mut lease, plan.page.tier.name(), &plan.page.sql).await?;
     let limit = plan.limit as usize;
     let next_cursor = match rows.get(limit) {
         // One row past the page exists, so the page's last row is where the next one starts.
@@ -122,11 +121,8 @@ async fn search(s: &PlannerArgs, entity: Entity, req: &SearchRequest) -> Result<
         }
         None => None,
     };
-    let items = rows
-        .iter()
-        .take(limit)
-        .map(|r| exec::row(entity, &plan.page.columns, r))
-        .collect::<Result<Vec<_>, _>>()?;
+    rows.truncate(limit);
+    let items = PgItem::all(entity, &plan.page.columns, rows);
     let total = match &plan.total {
         Some(sql) => Some(count_rows(&timed(s, &mut lease, "count", sql).await?)?),
         None => None,
@@ -176,7 +172,7 @@ async fn next_batch(
     entity: Entity,
     req: &StreamRequest,
     after: Option<Vec<super::core::datum::Datum>>,
-) -> Result<(Vec<Row>, Option<Vec<super::core::datum::Datum>>), ApiError> {
+) -> Result<(Vec<PgItem>, Option<Vec<super::core::datum::Datum>>), ApiError> {
     let plan = s.planner.stream_batch(entity, req, after)?;
     let pg_rows = {
         let mut lease = s.pool.lease(Class::Interactive).await?;
@@ -187,11 +183,7 @@ async fn next_batch(
         Some(last) if full => Some(exec::sort_keys(last, &plan).map_err(exec::db_error)?),
         _ => None,
     };
-    let rows = pg_rows
-        .iter()
-        .map(|r| exec::row(entity, &plan.columns, r))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((rows, next))
+    Ok((PgItem::all(entity, &plan.columns, pg_rows), next))
 }
 
 /// Run a statement and tell the monitor how long the database took.
@@ -276,8 +268,8 @@ async fn get(s: &PlannerArgs, entity: Entity, uuid: Uuid) -> Result<Answer, ApiE
     let (sql, columns) = super::core::sql::get(entity, uuid);
     let mut lease = s.pool.lease(Class::Interactive).await?;
     let rows = timed(s, &mut lease, "get", &sql).await?;
-    match rows.first() {
-        Some(r) => Ok(Answer::One(exec::row(entity, &columns, r)?)),
+    match PgItem::all(entity, &columns, rows).pop() {
+        Some(item) => Ok(Answer::One(item)),
         None => Err(ApiError::NotFound {
             entity: entity.singular().into(),
             key: uuid.to_string(),

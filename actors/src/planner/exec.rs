@@ -1,12 +1,15 @@
 //! Running plans through sqlx: binding [`Datum`]s and decoding rows by the whitelist's kinds.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
+use serde::{Serialize, Serializer};
 use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::{Arguments, PgConnection, Row as _};
+use sqlx::{Arguments, PgConnection, Row as _, ValueRef as _};
 use uuid::Uuid;
 
-use super::core::datum::{Datum, Row};
+use super::core::datum::{Cells, Datum, Row, Shape};
 use super::core::fields::{Entity, Field, Kind};
 use super::core::sql::{PagePlan, Sql};
 use crate::error::ApiError;
@@ -86,6 +89,87 @@ pub fn row(entity: Entity, columns: &[&'static Field], pg: &PgRow) -> Result<Row
         .collect::<Result<_, _>>()
         .map_err(db_error)?;
     Ok(Row { entity, cells })
+}
+
+/// A result row as PostgreSQL sent it, serialised straight from its buffer: text goes out
+/// borrowed, with no [`Row`] of owned cells built first (that step cost as much as encoding a
+/// page; BENCHMARKS.md). The wire form is [`Row`]'s, through the same [`Shape`].
+pub struct PgItem {
+    entity: Entity,
+    columns: Arc<[&'static Field]>,
+    row: PgRow,
+}
+
+impl PgItem {
+    /// The first `columns.len()` columns of each row (sort keys may follow them).
+    pub fn all(entity: Entity, columns: &[&'static Field], rows: Vec<PgRow>) -> Vec<PgItem> {
+        let columns: Arc<[&'static Field]> = columns.into();
+        rows.into_iter()
+            .map(|row| PgItem {
+                entity,
+                columns: columns.clone(),
+                row,
+            })
+            .collect()
+    }
+
+    /// Decode into a [`Row`] of owned values.
+    pub fn to_row(&self) -> Result<Row, ApiError> {
+        row(self.entity, &self.columns, &self.row)
+    }
+}
+
+impl std::fmt::Debug for PgItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.to_row() {
+            Ok(row) => row.fmt(f),
+            Err(e) => write!(f, "PgItem(undecodable: {e})"),
+        }
+    }
+}
+
+impl Cells for PgItem {
+    fn entity(&self) -> Entity {
+        self.entity
+    }
+    fn count(&self) -> usize {
+        self.columns.len()
+    }
+    fn field(&self, i: usize) -> &'static Field {
+        self.columns[i]
+    }
+    fn is_null(&self, i: usize) -> bool {
+        self.row.try_get_raw(i).map_or(true, |v| v.is_null())
+    }
+    fn serialize_value<S: Serializer>(&self, i: usize, s: S) -> Result<S::Ok, S::Error> {
+        // The columns' types are fixed by the whitelist that built the SQL, so the per-cell
+        // type check of `try_get` is skipped; a mismatch would still fail to decode.
+        fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>, E>(
+            row: &'r PgRow,
+            i: usize,
+        ) -> Result<T, E>
+        where
+            E: serde::ser::Error,
+        {
+            row.try_get_unchecked(i).map_err(E::custom)
+        }
+        let r = &self.row;
+        match self.columns[i].kind {
+            Kind::Text | Kind::Keyword => s.serialize_str(get::<&str, _>(r, i)?),
+            Kind::Int => s.serialize_i32(get(r, i)?),
+            Kind::BigInt => s.serialize_i64(get(r, i)?),
+            Kind::Real => s.serialize_f32(get(r, i)?),
+            Kind::Timestamp => get::<DateTime<Utc>, _>(r, i)?.serialize(s),
+            Kind::Uuid => get::<Uuid, _>(r, i)?.serialize(s),
+            Kind::TextArray => get::<Vec<String>, _>(r, i)?.serialize(s),
+        }
+    }
+}
+
+impl Serialize for PgItem {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Shape(self).serialize(s)
+    }
 }
 
 /// The one place a database error becomes a caller's error: timeouts and lost connections are

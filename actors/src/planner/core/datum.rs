@@ -92,6 +92,42 @@ impl Row {
     }
 }
 
+/// Anything that holds a row's projected values, in projection order: a decoded [`Row`], or
+/// the rows PostgreSQL sent, serialised without decoding them first (`planner::exec`). Both
+/// go out through [`Shape`], so their wire form cannot drift apart.
+pub trait Cells {
+    fn entity(&self) -> Entity;
+    fn count(&self) -> usize;
+    fn field(&self, i: usize) -> &'static Field;
+    fn is_null(&self, i: usize) -> bool;
+    /// The `i`-th value as a plain wire value (see [`Plain`]).
+    fn serialize_value<S: Serializer>(&self, i: usize, s: S) -> Result<S::Ok, S::Error>;
+}
+
+impl Cells for Row {
+    fn entity(&self) -> Entity {
+        self.entity
+    }
+    fn count(&self) -> usize {
+        self.cells.len()
+    }
+    fn field(&self, i: usize) -> &'static Field {
+        self.cells[i].0
+    }
+    fn is_null(&self, i: usize) -> bool {
+        self.cells[i].1.is_null()
+    }
+    fn serialize_value<S: Serializer>(&self, i: usize, s: S) -> Result<S::Ok, S::Error> {
+        Plain(&self.cells[i].1).serialize(s)
+    }
+}
+
+impl Serialize for Row {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Shape(self).serialize(s)
+    }
+}
+
 /// The nested object a related table's columns go into.
 fn nest_key(entity: Entity, table: Table) -> Option<&'static str> {
     match (entity, table) {
@@ -105,45 +141,77 @@ fn nest_key(entity: Entity, table: Table) -> Option<&'static str> {
     }
 }
 
-struct Group<'a>(&'a [Cell]);
+/// Index ranges of the runs of cells from one table (the projection is built in whitelist
+/// order, so each table's cells are contiguous).
+fn runs<C: Cells>(c: &C) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let n = c.count();
+        if start >= n {
+            return None;
+        }
+        let table = c.field(start).table;
+        let end = (start..n).find(|&i| c.field(i).table != table).unwrap_or(n);
+        let run = start..end;
+        start = end;
+        Some(run)
+    })
+}
 
-impl Serialize for Group<'_> {
+/// The wire form of a row: top-level columns, then one nested map per related table that has
+/// a value; nulls left out.
+pub struct Shape<'a, C>(pub &'a C);
+
+impl<C: Cells> Serialize for Shape<'_, C> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let present = self.0.iter().filter(|(_, d)| !d.is_null());
-        let mut map = s.serialize_map(Some(present.clone().count()))?;
-        for (field, value) in present {
-            map.serialize_entry(field.column, &Plain(value))?;
+        let c = self.0;
+        let entity = c.entity();
+        let nest = |run: &std::ops::Range<usize>| nest_key(entity, c.field(run.start).table);
+        let present = |run: std::ops::Range<usize>| run.filter(|&i| !c.is_null(i));
+        let top: usize = runs(c)
+            .filter(|r| nest(r).is_none())
+            .map(|r| present(r).count())
+            .sum();
+        let nested = runs(c)
+            .filter(|r| nest(r).is_some() && present(r.clone()).next().is_some())
+            .count();
+        let mut map = s.serialize_map(Some(top + nested))?;
+        for run in runs(c).filter(|r| nest(r).is_none()) {
+            for i in present(run) {
+                map.serialize_entry(c.field(i).column, &Value(c, i))?;
+            }
+        }
+        for run in runs(c) {
+            if let Some(key) = nest(&run) {
+                if present(run.clone()).next().is_some() {
+                    map.serialize_entry(key, &Group(c, run))?;
+                }
+            }
         }
         map.end()
     }
 }
 
-impl Serialize for Row {
+/// One related table's present values, as a map.
+struct Group<'a, C>(&'a C, std::ops::Range<usize>);
+
+impl<C: Cells> Serialize for Group<'_, C> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Cells arrive grouped by table (the projection is built in whitelist order).
-        let groups: Vec<(Option<&'static str>, &[Cell])> = self
-            .cells
-            .chunk_by(|a, b| a.0.table == b.0.table)
-            .map(|cells| (nest_key(self.entity, cells[0].0.table), cells))
-            .collect();
-        let top: Vec<_> = groups
-            .iter()
-            .filter(|(k, _)| k.is_none())
-            .flat_map(|(_, cells)| cells.iter())
-            .filter(|(_, d)| !d.is_null())
-            .collect();
-        let nested: Vec<_> = groups
-            .iter()
-            .filter_map(|(k, cells)| k.map(|k| (k, *cells)))
-            .filter(|(_, cells)| cells.iter().any(|(_, d)| !d.is_null()))
-            .collect();
-        let mut map = s.serialize_map(Some(top.len() + nested.len()))?;
-        for (field, value) in top {
-            map.serialize_entry(field.column, &Plain(value))?;
-        }
-        for (key, cells) in nested {
-            map.serialize_entry(key, &Group(cells))?;
+        let c = self.0;
+        let present = || self.1.clone().filter(|&i| !c.is_null(i));
+        let mut map = s.serialize_map(Some(present().count()))?;
+        for i in present() {
+            map.serialize_entry(c.field(i).column, &Value(c, i))?;
         }
         map.end()
+    }
+}
+
+/// The `i`-th value of a row.
+struct Value<'a, C>(&'a C, usize);
+
+impl<C: Cells> Serialize for Value<'_, C> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize_value(self.1, s)
     }
 }
