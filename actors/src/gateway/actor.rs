@@ -152,9 +152,7 @@ async fn intake_loop(
     loop {
         tokio::select! {
             msg = sub.next() => match msg {
-                Some(msg) => {
-                    tokio::spawn(request::handle(ctx.clone(), route, stats.clone(), msg));
-                }
+                Some(msg) => request::dispatch(&ctx, route, &stats, msg).await,
                 None => break,
             },
             _ = stopped.changed(), if !draining => {

@@ -52,66 +52,146 @@ fn header<'a>(h: Option<&'a HeaderMap>, name: &str) -> Option<&'a str> {
     h.and_then(|h| h.get(name)).map(|v| v.as_str())
 }
 
-/// Handle one request and send its one reply.
-pub(super) async fn handle(ctx: Arc<Ctx>, route: Route, stats: Arc<EndpointStats>, msg: Message) {
-    let started = Instant::now();
-    let h = msg.headers.as_ref();
-    let user = header(h, headers::USER).unwrap_or("-").to_owned();
-    let request_id = header(h, headers::REQUEST_ID).unwrap_or("-").to_owned();
-    let span = tracing::info_span!("request", subject = %msg.subject, user = %user, request_id = %request_id);
-    async {
-        let meta = RequestMeta {
-            content_type: header(h, headers::CONTENT_TYPE),
-            content_encoding: header(h, headers::CONTENT_ENCODING),
-            accept_encoding: header(h, headers::ACCEPT_ENCODING),
-        };
-        let negotiated = ctx.codec.negotiate(meta, &msg.payload);
-        let result = match ctx.in_flight.clone().try_acquire_owned() {
-            Ok(_permit) => match route {
-                // A stream sends its own messages; only an error is left to reply with.
-                Route::Stream(e) => super::stream::run(&ctx, e, meta, negotiated, &msg)
-                    .await
-                    .map(|()| None),
-                _ => answer(&ctx, route, meta, negotiated, &msg.payload)
-                    .await
-                    .map(Some),
-            },
-            Err(_) => Err(ApiError::Overloaded(
-                "too many requests in flight on this instance; retry shortly".into(),
-            )),
-        };
-        let endpoint = route.endpoint_name();
-        let result = match result {
-            Ok(None) => {
-                stats.record(started.elapsed().as_nanos() as u64, None);
-                ctx.monitor
-                    .record_request(&endpoint, None, started.elapsed());
-                return;
-            }
-            Ok(Some(out)) => Ok(out),
-            Err(e) => Err(e),
-        };
-        let code = result.as_ref().err().map(|e| e.code());
-        let error = result.as_ref().err().map(|e| e.to_string());
-        if let Some(e) = &error {
-            tracing::debug!(error = %e, "Request failed.");
-        }
-        let (reply_headers, body) = reply(&ctx.codec, negotiated, result);
-        if let Some(to) = msg.reply.clone() {
-            if let Err(e) = ctx
-                .client
-                .publish_with_headers(to, reply_headers, body)
-                .await
-            {
-                tracing::warn!(error = %e, "Could not publish a reply.");
-            }
-        }
-        stats.record(started.elapsed().as_nanos() as u64, error);
-        ctx.monitor
-            .record_request(&endpoint, code, started.elapsed());
+/// The header values the codec looks at.
+fn request_meta(h: Option<&HeaderMap>) -> RequestMeta<'_> {
+    RequestMeta {
+        content_type: header(h, headers::CONTENT_TYPE),
+        content_encoding: header(h, headers::CONTENT_ENCODING),
+        accept_encoding: header(h, headers::ACCEPT_ENCODING),
     }
-    .instrument(span)
-    .await
+}
+
+/// Take one request from an intake loop: a request whose exact bytes were answered from the
+/// cache before is answered right here, a hash lookup and a publish with no task of its own;
+/// anything else gets its own task.
+pub(super) async fn dispatch(
+    ctx: &Arc<Ctx>,
+    route: Route,
+    stats: &Arc<EndpointStats>,
+    msg: Message,
+) {
+    let started = Instant::now();
+    let span = request_span(&msg);
+    let meta = request_meta(msg.headers.as_ref());
+    let negotiated = ctx.codec.negotiate(meta, &msg.payload);
+    let raw = raw_key(ctx, route, meta, negotiated, &msg.payload);
+    if let Some(hit) = raw.and_then(|key| ctx.cache.raw_hit(key)) {
+        let out = Ok(Some(Out::Cached(hit, Source::Hit)));
+        finish(ctx, route, stats, &msg, negotiated, out, started)
+            .instrument(span)
+            .await;
+        return;
+    }
+    let task = handle(
+        ctx.clone(),
+        route,
+        stats.clone(),
+        msg,
+        negotiated,
+        raw,
+        started,
+    );
+    tokio::spawn(task.instrument(span));
+}
+
+fn request_span(msg: &Message) -> tracing::Span {
+    let h = msg.headers.as_ref();
+    let user = header(h, headers::USER).unwrap_or("-");
+    let request_id = header(h, headers::REQUEST_ID).unwrap_or("-");
+    tracing::info_span!("request", subject = %msg.subject, user = %user, request_id = %request_id)
+}
+
+/// Handle one request on its own task and send its one reply.
+async fn handle(
+    ctx: Arc<Ctx>,
+    route: Route,
+    stats: Arc<EndpointStats>,
+    msg: Message,
+    negotiated: Negotiated,
+    raw: Option<Key>,
+    started: Instant,
+) {
+    let meta = request_meta(msg.headers.as_ref());
+    let result = match ctx.in_flight.clone().try_acquire_owned() {
+        Ok(_permit) => match route {
+            // A stream sends its own messages; only an error is left to reply with.
+            Route::Stream(e) => super::stream::run(&ctx, e, meta, negotiated, &msg)
+                .await
+                .map(|()| None),
+            _ => answer(&ctx, route, meta, negotiated, raw, &msg.payload)
+                .await
+                .map(Some),
+        },
+        Err(_) => Err(ApiError::Overloaded(
+            "too many requests in flight on this instance; retry shortly".into(),
+        )),
+    };
+    finish(&ctx, route, &stats, &msg, negotiated, result, started).await;
+}
+
+/// Send the reply (none when a stream already answered) and count the request.
+async fn finish(
+    ctx: &Ctx,
+    route: Route,
+    stats: &EndpointStats,
+    msg: &Message,
+    negotiated: Negotiated,
+    result: Result<Option<Out>, ApiError>,
+    started: Instant,
+) {
+    let endpoint = route.endpoint_name();
+    let result = match result {
+        Ok(None) => {
+            stats.record(started.elapsed().as_nanos() as u64, None);
+            ctx.monitor
+                .record_request(&endpoint, None, started.elapsed());
+            return;
+        }
+        Ok(Some(out)) => Ok(out),
+        Err(e) => Err(e),
+    };
+    let code = result.as_ref().err().map(|e| e.code());
+    let error = result.as_ref().err().map(|e| e.to_string());
+    if let Some(e) = &error {
+        tracing::debug!(error = %e, "Request failed.");
+    }
+    let (reply_headers, body) = reply(&ctx.codec, negotiated, result);
+    if let Some(to) = msg.reply.clone() {
+        if let Err(e) = ctx
+            .client
+            .publish_with_headers(to, reply_headers, body)
+            .await
+        {
+            tracing::warn!(error = %e, "Could not publish a reply.");
+        }
+    }
+    stats.record(started.elapsed().as_nanos() as u64, error);
+    ctx.monitor
+        .record_request(&endpoint, code, started.elapsed());
+}
+
+/// The key of a cacheable request's exact bytes (`None` for other routes or with the cache off).
+fn raw_key(
+    ctx: &Ctx,
+    route: Route,
+    meta: RequestMeta<'_>,
+    n: Negotiated,
+    body: &[u8],
+) -> Option<Key> {
+    match route {
+        Route::Search(_) | Route::Count(_) | Route::Facets(_) | Route::ApolloAnalyze
+            if ctx.cache.enabled() =>
+        {
+            Some(Key::of_raw(
+                &route.suffix(),
+                n.into(),
+                meta.content_type,
+                meta.content_encoding,
+                body,
+            ))
+        }
+        _ => None,
+    }
 }
 
 async fn answer(
@@ -119,30 +199,12 @@ async fn answer(
     route: Route,
     meta: RequestMeta<'_>,
     n: Negotiated,
+    raw: Option<Key>,
     body: &[u8],
 ) -> Result<Out, ApiError> {
     let deadline = ctx.deadline;
     let planner = &ctx.planner;
     let use_cache = |opt: Option<bool>| ctx.cache.enabled() && opt != Some(false);
-    // Fast path: these exact bytes were answered from the cache before.
-    let raw = match route {
-        Route::Search(_) | Route::Count(_) | Route::Facets(_) | Route::ApolloAnalyze
-            if ctx.cache.enabled() =>
-        {
-            let raw = Key::of_raw(
-                &route.suffix(),
-                n.into(),
-                meta.content_type,
-                meta.content_encoding,
-                body,
-            );
-            if let Some(hit) = ctx.cache.raw_hit(raw) {
-                return Ok(Out::Cached(hit, Source::Hit));
-            }
-            Some(raw)
-        }
-        _ => None,
-    };
     match route {
         Route::Search(e) => {
             let req: SearchRequest = ctx.codec.decode(meta, n, body)?;
