@@ -10,12 +10,16 @@ use rolodex_actors::wire::codec::{decode_body, decompress_bounded, encode_body};
 use rolodex_actors::wire::{headers, ContentType};
 use serde_json::Value;
 
+/// Request bodies larger than this are zstd-compressed in [`Format::MsgPackZstd`] (the
+/// server's default `wire.compress_threshold_bytes`).
+pub const COMPRESS_ABOVE_BYTES: usize = 1024;
+
 /// Largest reply the client will decompress.
 const MAX_REPLY_BYTES: usize = 256 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// MessagePack body, zstd-compressed, replies accepted compressed.
+    /// MessagePack body, zstd-compressed above 1 KiB, replies accepted compressed.
     MsgPackZstd,
     MsgPack,
     Json,
@@ -77,8 +81,13 @@ pub fn encode_request(
     }
     .map_err(|e| ClientError::Encode(e.to_string()))?;
     if format == Format::MsgPackZstd {
-        h.insert(headers::CONTENT_ENCODING, headers::ZSTD);
         h.insert(headers::ACCEPT_ENCODING, headers::ZSTD);
+        // Like the server's replies: a body under the threshold is cheaper to send as it is
+        // than to compress on one side and decompress on the other.
+        if bytes.len() <= COMPRESS_ABOVE_BYTES {
+            return Ok((h, bytes));
+        }
+        h.insert(headers::CONTENT_ENCODING, headers::ZSTD);
         let packed = rolodex_actors::wire::codec::compress(&bytes, 1)
             .map_err(|e| ClientError::Encode(e.to_string()))?;
         return Ok((h, packed));

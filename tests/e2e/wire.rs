@@ -80,6 +80,16 @@ async fn replies_are_compressed_only_when_asked_and_above_the_threshold() {
     );
     assert_eq!(asked.body, not_asked.body);
 
+    // A compressed request (what the client sends above 1 KiB) gets the same answer.
+    let mut h = HeaderMap::new();
+    h.insert("Content-Type", "application/msgpack");
+    h.insert("Content-Encoding", "zstd");
+    h.insert("Accept-Encoding", "zstd");
+    let packed = zstd::bulk::compress(&rmp_serde::to_vec_named(&big).unwrap(), 1).unwrap();
+    let reply = raw(&i, "contacts.search", h, packed).await;
+    assert!(reply.error.is_none(), "{:?}", reply.error);
+    assert_eq!(reply.body, asked.body);
+
     // Accept-Encoding alone (an uncompressed JSON request) is enough.
     let mut h = HeaderMap::new();
     h.insert("Content-Type", "application/json");
