@@ -7,7 +7,7 @@
 //! stdout, JSON and SVG charts under `bench-results/`). This module holds the command line and
 //! the pieces every bench shares: [`Stats`] from a set of durations, and [`Table`].
 //!
-//! A later bench (`bench ingest`, `bench cache`) is one more [`BenchCommand`] variant and one
+//! A later bench (`bench ingest`, `bench cache`, `bench monitor`) is one more [`BenchCommand`] variant and one
 //! more file that returns `Stats` and `Table`s; `report` writes them the same way.
 //!
 //! Never does: assert timings (the CI smoke test only checks that every class produced
@@ -16,6 +16,7 @@
 pub mod cache;
 pub mod generate;
 pub mod ingest;
+pub mod monitor;
 pub mod queries;
 pub mod report;
 pub mod transport;
@@ -52,6 +53,8 @@ pub enum BenchCommand {
     /// Result-cache hit and miss latency over NATS beside the raw NATS round trip (needs a
     /// daemon already serving the configured prefix).
     Cache(cache::CacheArgs),
+    /// What the query monitor costs: two daemons, monitor on and off, asked in turns.
+    Monitor(monitor::MonitorArgs),
 }
 
 impl BenchArgs {
@@ -60,6 +63,7 @@ impl BenchArgs {
         match &mut self.command {
             BenchCommand::Generate(a) => a.database_url = url,
             BenchCommand::Queries(a) => a.database_url = url,
+            BenchCommand::Monitor(a) => a.database_url = url,
             // These derive their databases from the configuration's `database.url`.
             BenchCommand::Ingest(_) | BenchCommand::Cache(_) => {}
         }
@@ -106,6 +110,11 @@ pub async fn run(config: &crate::Config, args: &BenchArgs) -> Result<(), BenchEr
                 .await
                 .map_err(|e| BenchError::Invalid(e.to_string()))?;
             print!("{}", report.render());
+            Ok(())
+        }
+        BenchCommand::Monitor(a) => {
+            let cells = monitor::run(config, a).await?;
+            println!("{}", monitor::markdown(&cells));
             Ok(())
         }
         BenchCommand::Cache(a) => {

@@ -41,9 +41,10 @@ use super::vocab;
 use super::{progress, BenchError, Stats, DEFAULT_DATABASE_URL, DEFAULT_SEED};
 use crate::client::{self, Format};
 use crate::Config;
+use rolodex_actors::wire::headers;
 
 /// Signs cursors in both the floor's planner and the daemon, so cursors cross between them.
-const CURSOR_SECRET: &str = "rolodex-bench";
+pub(super) const CURSOR_SECRET: &str = "rolodex-bench";
 /// Distinct parameter sets per class, cycled through by the iterations.
 const VARIANTS: usize = 64;
 /// Warm-up executions per connection before measuring: past PostgreSQL's five.
@@ -60,6 +61,10 @@ pub struct QueriesArgs {
     /// Requests per measured cell instead of a duration
     #[arg(long)]
     pub iterations: Option<usize>,
+    /// Slices each cell is cut into; the ways of a class take turns slice by slice and each
+    /// way's slices are pooled, so load drifting over the run weighs on every way alike
+    #[arg(long, default_value_t = 4)]
+    pub rounds: usize,
     /// Requests in flight, comma-separated
     #[arg(long, value_delimiter = ',', default_value = "1,64")]
     pub concurrency: Vec<usize>,
@@ -99,6 +104,7 @@ impl QueriesArgs {
             o.duration = Duration::from_secs_f64(self.duration.max(0.1));
             o.iterations = self.iterations;
             o.concurrency = self.concurrency.clone();
+            o.rounds = self.rounds.max(1);
         }
         o
     }
@@ -112,6 +118,8 @@ pub struct QueriesOptions {
     pub seed: u64,
     pub duration: Duration,
     pub iterations: Option<usize>,
+    /// Slices per cell, interleaved across the ways (see `QueriesArgs::rounds`).
+    pub rounds: usize,
     pub concurrency: Vec<usize>,
     pub warmup_per_worker: usize,
     pub classes: Vec<String>,
@@ -128,6 +136,7 @@ impl QueriesOptions {
             seed: DEFAULT_SEED,
             duration: Duration::from_secs(3),
             iterations: None,
+            rounds: 4,
             concurrency: vec![1, 64],
             warmup_per_worker: WARMUP_PER_WORKER,
             classes: Vec::new(),
@@ -137,10 +146,20 @@ impl QueriesOptions {
         }
     }
 
+    /// The options for one slice of a cell: its share of the duration or iterations.
+    pub(super) fn slice(&self) -> QueriesOptions {
+        let rounds = self.rounds.max(1);
+        let mut o = self.clone();
+        o.duration = self.duration / rounds as u32;
+        o.iterations = self.iterations.map(|n| n.div_ceil(rounds));
+        o
+    }
+
     /// A few iterations per cell, concurrency 1 and 8: proves every path works, measures little.
     pub fn quick(&mut self) {
         self.quick = true;
         self.iterations = Some(12);
+        self.rounds = 1;
         self.concurrency = vec![1, 8];
         self.warmup_per_worker = 6;
     }
@@ -157,6 +176,15 @@ pub enum Way {
 }
 
 impl Way {
+    /// The client format of a way over NATS (`None` for the floor).
+    fn format(self) -> Option<Format> {
+        match self {
+            Way::Floor => None,
+            Way::MsgpackZstd => Some(Format::MsgPackZstd),
+            Way::Json => Some(Format::Json),
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Way::Floor => "SQL floor",
@@ -207,14 +235,14 @@ pub struct QueriesResults {
 
 /// One request of a class: the subject suffix, the body, and the SQL the planner makes of it.
 #[derive(Debug, Clone)]
-struct Job {
+pub(super) struct Job {
     suffix: &'static str,
     body: Value,
     floor: Vec<Sql>,
 }
 
-struct Class {
-    name: &'static str,
+pub(super) struct Class {
+    pub name: &'static str,
     what: &'static str,
     jobs: Vec<Job>,
 }
@@ -276,39 +304,47 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
     bar.finish();
     wide.close().await;
 
-    // At one in flight the floor (one warm connection) and Rolodex run back to back per
-    // class, so a neighbour's load drifting over the run cannot skew their ratio.
+    // At one in flight the floor (one warm connection) and Rolodex take turns per class, slice
+    // by slice, so a neighbour's load drifting over the run cannot skew their ratio.
     let mut daemon = Daemon::start(opts).await?;
     let prefix = daemon.prefix.clone();
+    let slice = opts.slice();
     let bar = progress(classes.len() as u64, "over NATS", opts.quiet);
     for (class, result) in classes.iter().zip(&mut results) {
         bar.set_message(class.name);
         for &n in &opts.concurrency {
+            let mut ways = vec![Way::MsgpackZstd, Way::Json];
             if n == 1 {
-                result
-                    .cells
-                    .push(floor_cell(opts, &single, class, 1).await?);
+                ways.insert(0, Way::Floor);
             }
-            for way in [Way::MsgpackZstd, Way::Json] {
-                let format = if way == Way::Json {
-                    Format::Json
-                } else {
-                    Format::MsgPackZstd
-                };
-                let jobs = Arc::new(class.jobs.clone());
-                let nats = nats.clone();
-                let prefix = prefix.clone();
-                let cell = measure(opts, n, move |i| {
-                    let jobs = jobs.clone();
-                    let nats = nats.clone();
-                    let subject = format!("{prefix}.{}", jobs[i % jobs.len()].suffix);
-                    async move {
-                        let job = &jobs[i % jobs.len()];
-                        nats_once(&nats, &subject, &job.body, format).await
-                    }
-                })
-                .await;
-                result.cells.push(cell.into_cell(way, n, class.name)?);
+            let mut requests = Vec::new();
+            for &way in &ways {
+                requests.push(Arc::new(match way.format() {
+                    Some(format) => encoded_requests(&nats, &prefix, class, format).await?,
+                    None => Vec::new(),
+                }));
+            }
+            let mut pooled: Vec<Measured> = ways.iter().map(|_| Measured::default()).collect();
+            for _ in 0..opts.rounds {
+                for ((way, requests), acc) in ways.iter().zip(&requests).zip(&mut pooled) {
+                    let m = match way {
+                        Way::Floor => floor_measure(&slice, &single, class, n).await,
+                        _ => {
+                            let requests = requests.clone();
+                            let nats = nats.clone();
+                            measure(&slice, n, move |i| {
+                                let requests = requests.clone();
+                                let nats = nats.clone();
+                                async move { nats_once(&nats, &requests[i % requests.len()]).await }
+                            })
+                            .await
+                        }
+                    };
+                    acc.merge(m);
+                }
+            }
+            for (way, m) in ways.into_iter().zip(pooled) {
+                result.cells.push(m.into_cell(way, n, class.name)?);
             }
         }
         bar.inc(1);
@@ -328,7 +364,7 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
     })
 }
 
-async fn floor_pool(
+pub(super) async fn floor_pool(
     options: &sqlx::postgres::PgConnectOptions,
     size: u32,
 ) -> Result<PgPool, BenchError> {
@@ -346,6 +382,12 @@ async fn floor_cell(
     class: &Class,
     n: usize,
 ) -> Result<Cell, BenchError> {
+    floor_measure(opts, pool, class, n)
+        .await
+        .into_cell(Way::Floor, n, class.name)
+}
+
+async fn floor_measure(opts: &QueriesOptions, pool: &PgPool, class: &Class, n: usize) -> Measured {
     let pool = pool.clone();
     let jobs = Arc::new(class.jobs.clone());
     measure(opts, n, move |i| {
@@ -354,7 +396,6 @@ async fn floor_cell(
         async move { floor_once(&pool, &jobs[i % jobs.len()]).await.map(|_| 0) }
     })
     .await
-    .into_cell(Way::Floor, n, class.name)
 }
 
 async fn floor_once(pool: &PgPool, job: &Job) -> Result<(), String> {
@@ -367,29 +408,76 @@ async fn floor_once(pool: &PgPool, job: &Job) -> Result<(), String> {
     Ok(())
 }
 
-async fn nats_once(
+/// One request of a class, encoded once before the cell (as the floor's SQL is built once).
+pub(super) struct Encoded {
+    subject: String,
+    headers: async_nats::HeaderMap,
+    body: bytes::Bytes,
+}
+
+/// Encode every request of a class for `format`, and check each is answered without an error
+/// and decodes (untimed): the timed loop then only checks each reply's status header, so the
+/// client's work per request is what the floor's is (send, receive; no value decoding).
+pub(super) async fn encoded_requests(
     nats: &async_nats::Client,
-    subject: &str,
-    body: &Value,
+    prefix: &str,
+    class: &Class,
     format: Format,
-) -> Result<usize, String> {
-    let reply = client::request(
-        nats,
-        subject,
-        body,
-        format,
-        Some("bench"),
-        Duration::from_secs(60),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    match reply.error {
-        None => Ok(reply.wire_bytes),
-        Some((status, e)) => Err(format!("{status} {}: {}", e.code, e.message)),
+) -> Result<Vec<Encoded>, BenchError> {
+    let mut out = Vec::with_capacity(class.jobs.len());
+    for job in &class.jobs {
+        let subject = format!("{prefix}.{}", job.suffix);
+        let reply = client::request(
+            nats,
+            &subject,
+            &job.body,
+            format,
+            Some("bench"),
+            Duration::from_secs(60),
+        )
+        .await
+        .map_err(|e| BenchError::Nats(e.to_string()))?;
+        if let Some((status, e)) = reply.error {
+            return Err(BenchError::Class {
+                class: class.name.into(),
+                reason: format!("{status} {}: {}", e.code, e.message),
+            });
+        }
+        let (headers, body) = client::encode_request(&job.body, format, Some("bench"))
+            .map_err(|e| BenchError::Invalid(e.to_string()))?;
+        out.push(Encoded {
+            subject,
+            headers,
+            body: body.into(),
+        });
     }
+    Ok(out)
+}
+
+pub(super) async fn nats_once(nats: &async_nats::Client, req: &Encoded) -> Result<usize, String> {
+    let request = async_nats::Request::new()
+        .headers(req.headers.clone())
+        .payload(req.body.clone())
+        .timeout(Some(Duration::from_secs(60)));
+    let msg = nats
+        .send_request(req.subject.clone(), request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let failed = msg
+        .headers
+        .as_ref()
+        .is_some_and(|h| h.get(headers::SERVICE_ERROR_CODE).is_some());
+    if failed {
+        let reply = client::decode_reply(&msg).map_err(|e| e.to_string())?;
+        if let Some((status, e)) = reply.error {
+            return Err(format!("{status} {}: {}", e.code, e.message));
+        }
+    }
+    Ok(msg.payload.len())
 }
 
 /// What one measured run gave: durations, wall time, failures and reply sizes.
+#[derive(Default)]
 pub struct Measured {
     pub samples: Vec<Duration>,
     pub wall: Duration,
@@ -398,6 +486,14 @@ pub struct Measured {
 }
 
 impl Measured {
+    /// Pool another slice of the same cell into this one.
+    pub fn merge(&mut self, other: Measured) {
+        self.samples.extend(other.samples);
+        self.wall += other.wall;
+        self.errors.extend(other.errors);
+        self.bytes += other.bytes;
+    }
+
     fn into_cell(self, way: Way, concurrency: usize, class: &str) -> Result<Cell, BenchError> {
         if self.samples.is_empty() {
             return Err(BenchError::Class {
@@ -496,14 +592,14 @@ where
 }
 
 /// The daemon, in-process, on a subject prefix of its own.
-struct Daemon {
-    prefix: String,
+pub(super) struct Daemon {
+    pub prefix: String,
     shutdown: Option<oneshot::Sender<()>>,
     handle: tokio::task::JoinHandle<Result<(), crate::ServeError>>,
 }
 
 impl Daemon {
-    async fn start(opts: &QueriesOptions) -> Result<Daemon, BenchError> {
+    pub async fn start(opts: &QueriesOptions) -> Result<Daemon, BenchError> {
         let mut config = opts.config.clone();
         let prefix = format!("bench_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         config.database.url = opts.database_url.clone();
@@ -536,7 +632,7 @@ impl Daemon {
         })
     }
 
-    async fn stop(&mut self) -> Result<(), BenchError> {
+    pub async fn stop(&mut self) -> Result<(), BenchError> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -581,7 +677,7 @@ fn fragment(rng: &mut ChaCha8Rng, word: &str) -> String {
 }
 
 /// Build every class with its parameter variants and floor SQL.
-async fn classes(
+pub(super) async fn classes(
     opts: &QueriesOptions,
     planner: &Planner,
     pool: &PgPool,
