@@ -69,21 +69,38 @@ pub struct Report {
     pub reply_bytes: usize,
 }
 
-/// Run the benchmark: `iterations` sequential requests per series.
+/// Run the benchmark: `iterations` sequential requests per series. The echo, the daemon's
+/// `$SRV.PING` and the cache hit take turns request by request, so load drifting over the run
+/// weighs on all three alike; the echo carries the hit's own request and reply sizes.
 pub async fn run(config: &Config, iterations: usize) -> Result<Report, BenchError> {
     let nats = crate::connect_nats(config).await?;
     let echo_client = crate::connect_nats(config).await?;
     let prefix = &config.nats.prefix;
+    let search = format!("{prefix}.contacts.search");
+    let ping_subject = format!("$SRV.PING.rolodex.{}", service_id(&nats, &search).await?);
+    let hot = json!({"filters": {"seniority": {"eq": "vp"}}, "limit": 25});
+    let (h, body) = client::encode_request(&hot, Format::MsgPackZstd, Some("bench"))
+        .map_err(|e| BenchError::Reply(e.to_string()))?;
+    let body = bytes::Bytes::from(body);
+    let ask_hot = || nats.request_with_headers(search.clone(), h.clone(), body.clone());
+    // The first ask fills the cache (or finds it filled); its reply size sizes the echo.
+    let first = ask_hot()
+        .await
+        .map_err(|e| BenchError::Nats(format!("hit series: {e}")))?;
+    check(&first, None)?;
+    let reply_bytes = first.payload.len();
+
     let echo_subject = format!("{prefix}.bench.echo.{}", uuid::Uuid::new_v4().simple());
     let mut echo = echo_client
         .subscribe(echo_subject.clone())
         .await
         .map_err(|e| BenchError::Nats(e.to_string()))?;
     let responder = echo_client.clone();
+    let echo_reply = bytes::Bytes::from(vec![b'x'; reply_bytes]);
     let echo_task = tokio::spawn(async move {
         while let Some(msg) = echo.next().await {
             if let Some(reply) = msg.reply {
-                let _ = responder.publish(reply, msg.payload).await;
+                let _ = responder.publish(reply, echo_reply.clone()).await;
             }
         }
     });
@@ -92,54 +109,33 @@ pub async fn run(config: &Config, iterations: usize) -> Result<Report, BenchErro
         .await
         .map_err(|e| BenchError::Nats(e.to_string()))?;
 
-    let raw = {
-        let payload = bytes::Bytes::from(vec![b'x'; 100]);
-        let mut samples = Vec::with_capacity(iterations);
-        for _ in 0..iterations + iterations / 10 {
-            let t = Instant::now();
-            nats.request(echo_subject.clone(), payload.clone())
-                .await
-                .map_err(|e| BenchError::Nats(format!("echo: {e}")))?;
-            samples.push(t.elapsed());
-        }
-        Series::of(samples.split_off(iterations / 10))
-    };
-
-    let search = format!("{prefix}.contacts.search");
-    let ping_subject = format!("$SRV.PING.rolodex.{}", service_id(&nats, &search).await?);
-    let daemon_ping = {
-        let mut samples = Vec::with_capacity(iterations);
-        for _ in 0..iterations + iterations / 10 {
-            let t = Instant::now();
-            nats.request(ping_subject.clone(), bytes::Bytes::new())
-                .await
-                .map_err(|e| BenchError::Nats(format!("{ping_subject}: {e}")))?;
-            samples.push(t.elapsed());
-        }
-        Series::of(samples.split_off(iterations / 10))
-    };
-    let hot = json!({"filters": {"seniority": {"eq": "vp"}}, "limit": 25});
-    let (hit, reply_bytes) = {
-        let (h, body) = client::encode_request(&hot, Format::MsgPackZstd, Some("bench"))
-            .map_err(|e| BenchError::Reply(e.to_string()))?;
-        let body = bytes::Bytes::from(body);
-        let mut samples = Vec::with_capacity(iterations);
-        let mut size = 0;
-        for i in 0..iterations + 1 + iterations / 10 {
-            let t = Instant::now();
-            let msg = nats
-                .request_with_headers(search.clone(), h.clone(), body.clone())
-                .await
-                .map_err(|e| BenchError::Nats(format!("hit series: {e}")))?;
-            let took = t.elapsed();
-            check(&msg, if i == 0 { None } else { Some("hit") })?;
-            size = msg.payload.len();
-            if i > iterations / 10 {
-                samples.push(took);
+    let echo_request = bytes::Bytes::from(vec![b'x'; body.len()]);
+    let warmup = iterations / 10;
+    let mut samples: [Vec<Duration>; 3] = Default::default();
+    for i in 0..iterations + warmup {
+        let t = Instant::now();
+        nats.request(echo_subject.clone(), echo_request.clone())
+            .await
+            .map_err(|e| BenchError::Nats(format!("echo: {e}")))?;
+        let echo_took = t.elapsed();
+        let t = Instant::now();
+        nats.request(ping_subject.clone(), bytes::Bytes::new())
+            .await
+            .map_err(|e| BenchError::Nats(format!("{ping_subject}: {e}")))?;
+        let ping_took = t.elapsed();
+        let t = Instant::now();
+        let msg = ask_hot()
+            .await
+            .map_err(|e| BenchError::Nats(format!("hit series: {e}")))?;
+        let hit_took = t.elapsed();
+        check(&msg, Some("hit"))?;
+        if i >= warmup {
+            for (series, took) in samples.iter_mut().zip([echo_took, ping_took, hit_took]) {
+                series.push(took);
             }
         }
-        (Series::of(samples), size)
-    };
+    }
+    let [raw, daemon_ping, hit] = samples.map(Series::of);
 
     let miss = {
         let mut samples = Vec::with_capacity(iterations);

@@ -142,6 +142,11 @@ pub async fn run(config: &Config, args: &MonitorArgs) -> Result<Vec<MonitorCell>
     let mut pooled: Vec<[Measured; 2]> = Vec::new();
     let mut slice = opts.slice();
     slice.duration /= 2;
+    // Connections and plans are warm after a side's first slice.
+    let warm = QueriesOptions {
+        warmup_per_worker: 0,
+        ..slice.clone()
+    };
     for pass in 0..2 {
         let order = if pass == 0 { [0, 1] } else { [1, 0] };
         let mut daemons = Vec::new();
@@ -161,12 +166,13 @@ pub async fn run(config: &Config, args: &MonitorArgs) -> Result<Vec<MonitorCell>
                     pooled.push([Measured::default(), Measured::default()]);
                 }
                 for round in 0..opts.rounds {
+                    let slice = if round == 0 { &slice } else { &warm };
                     // Which side goes first after a switch alternates too.
                     let turns = if round % 2 == 0 { [0, 1] } else { [1, 0] };
                     for side in turns {
                         let requests = requests[side].clone();
                         let nats = nats.clone();
-                        let m = measure(&slice, n, move |i| {
+                        let m = measure(slice, n, move |i| {
                             let requests = requests.clone();
                             let nats = nats.clone();
                             async move { nats_once(&nats, &requests[i % requests.len()]).await }

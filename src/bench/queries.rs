@@ -309,6 +309,11 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
     let mut daemon = Daemon::start(opts).await?;
     let prefix = daemon.prefix.clone();
     let slice = opts.slice();
+    // Connections and plans are warm after a way's first slice.
+    let warm = QueriesOptions {
+        warmup_per_worker: 0,
+        ..slice.clone()
+    };
     let bar = progress(classes.len() as u64, "over NATS", opts.quiet);
     for (class, result) in classes.iter().zip(&mut results) {
         bar.set_message(class.name);
@@ -325,14 +330,15 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
                 }));
             }
             let mut pooled: Vec<Measured> = ways.iter().map(|_| Measured::default()).collect();
-            for _ in 0..opts.rounds {
+            for round in 0..opts.rounds {
+                let slice = if round == 0 { &slice } else { &warm };
                 for ((way, requests), acc) in ways.iter().zip(&requests).zip(&mut pooled) {
                     let m = match way {
-                        Way::Floor => floor_measure(&slice, &single, class, n).await,
+                        Way::Floor => floor_measure(slice, &single, class, n).await,
                         _ => {
                             let requests = requests.clone();
                             let nats = nats.clone();
-                            measure(&slice, n, move |i| {
+                            measure(slice, n, move |i| {
                                 let requests = requests.clone();
                                 let nats = nats.clone();
                                 async move { nats_once(&nats, &requests[i % requests.len()]).await }
