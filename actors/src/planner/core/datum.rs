@@ -141,51 +141,35 @@ fn nest_key(entity: Entity, table: Table) -> Option<&'static str> {
     }
 }
 
-/// Index ranges of the runs of cells from one table (the projection is built in whitelist
-/// order, so each table's cells are contiguous).
-fn runs<C: Cells>(c: &C) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
-    let mut start = 0;
-    std::iter::from_fn(move || {
-        let n = c.count();
-        if start >= n {
-            return None;
-        }
-        let table = c.field(start).table;
-        let end = (start..n).find(|&i| c.field(i).table != table).unwrap_or(n);
-        let run = start..end;
-        start = end;
-        Some(run)
-    })
-}
-
 /// The wire form of a row: top-level columns, then one nested map per related table that has
 /// a value; nulls left out.
 pub struct Shape<'a, C>(pub &'a C);
+
+/// A present cell's index and the nested map it goes into (`None`: top level).
+type Placed = (usize, Option<&'static str>);
 
 impl<C: Cells> Serialize for Shape<'_, C> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let c = self.0;
         let entity = c.entity();
-        let nest = |run: &std::ops::Range<usize>| nest_key(entity, c.field(run.start).table);
-        let present = |run: std::ops::Range<usize>| run.filter(|&i| !c.is_null(i));
-        let top: usize = runs(c)
-            .filter(|r| nest(r).is_none())
-            .map(|r| present(r).count())
-            .sum();
-        let nested = runs(c)
-            .filter(|r| nest(r).is_some() && present(r.clone()).next().is_some())
-            .count();
-        let mut map = s.serialize_map(Some(top + nested))?;
-        for run in runs(c).filter(|r| nest(r).is_none()) {
-            for i in present(run) {
-                map.serialize_entry(c.field(i).column, &Value(c, i))?;
-            }
+        // Each cell's null check once (on PostgreSQL's rows it reads the buffer). The projection
+        // is built in whitelist order, so each table's cells are contiguous.
+        let cells: Vec<Placed> = (0..c.count())
+            .filter(|&i| !c.is_null(i))
+            .map(|i| (i, nest_key(entity, c.field(i).table)))
+            .collect();
+        let top = cells.iter().filter(|(_, key)| key.is_none());
+        let nested: Vec<&[Placed]> = cells
+            .chunk_by(|a, b| a.1 == b.1)
+            .filter(|group| group[0].1.is_some())
+            .collect();
+        let mut map = s.serialize_map(Some(top.clone().count() + nested.len()))?;
+        for &(i, _) in top {
+            map.serialize_entry(c.field(i).column, &Value(c, i))?;
         }
-        for run in runs(c) {
-            if let Some(key) = nest(&run) {
-                if present(run.clone()).next().is_some() {
-                    map.serialize_entry(key, &Group(c, run))?;
-                }
+        for group in nested {
+            if let Some(key) = group[0].1 {
+                map.serialize_entry(key, &Group(c, group))?;
             }
         }
         map.end()
@@ -193,15 +177,13 @@ impl<C: Cells> Serialize for Shape<'_, C> {
 }
 
 /// One related table's present values, as a map.
-struct Group<'a, C>(&'a C, std::ops::Range<usize>);
+struct Group<'a, C>(&'a C, &'a [Placed]);
 
 impl<C: Cells> Serialize for Group<'_, C> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let c = self.0;
-        let present = || self.1.clone().filter(|&i| !c.is_null(i));
-        let mut map = s.serialize_map(Some(present().count()))?;
-        for i in present() {
-            map.serialize_entry(c.field(i).column, &Value(c, i))?;
+        let mut map = s.serialize_map(Some(self.1.len()))?;
+        for &(i, _) in self.1 {
+            map.serialize_entry(self.0.field(i).column, &Value(self.0, i))?;
         }
         map.end()
     }
