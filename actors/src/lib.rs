@@ -13,6 +13,7 @@
 //! - [`cache`]: the result cache (never stale, single flight) and the Apollo-URL cache.
 //! - [`persist`]: events from JetStream, batched into PostgreSQL.
 //! - [`supervisor`]: the root supervisor and its restart policy.
+//! - [`nats_sync`]: a round trip through the NATS server, so subscriptions are known live.
 
 pub mod apollo;
 pub mod cache;
@@ -21,6 +22,7 @@ pub mod error;
 pub mod gateway;
 pub mod model;
 pub mod monitor;
+pub mod nats_sync;
 pub mod normalize;
 pub mod persist;
 pub mod planner;

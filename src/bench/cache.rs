@@ -104,8 +104,7 @@ pub async fn run(config: &Config, iterations: usize) -> Result<Report, BenchErro
             }
         }
     });
-    echo_client
-        .flush()
+    rolodex_actors::nats_sync::round_trip(&echo_client)
         .await
         .map_err(|e| BenchError::Nats(e.to_string()))?;
 

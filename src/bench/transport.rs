@@ -39,8 +39,7 @@ pub async fn measure_echo(
             }
         }
     });
-    responder
-        .flush()
+    rolodex_actors::nats_sync::round_trip(&responder)
         .await
         .map_err(|e| BenchError::Nats(e.to_string()))?;
     let mut out = Vec::new();

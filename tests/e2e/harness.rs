@@ -139,6 +139,18 @@ impl Instance {
     }
 
     pub async fn req_as(&self, suffix: &str, body: Value, format: Format) -> Reply {
+        self.try_req_as(suffix, body, format)
+            .await
+            .expect("a reply")
+    }
+
+    /// A request that may legitimately find nobody listening (while a gateway restarts).
+    pub async fn try_req_as(
+        &self,
+        suffix: &str,
+        body: Value,
+        format: Format,
+    ) -> Result<Reply, client::ClientError> {
         client::request(
             &self.nats,
             &self.subject(suffix),
@@ -148,7 +160,6 @@ impl Instance {
             Duration::from_secs(30),
         )
         .await
-        .expect("a reply")
     }
 
     /// The reply body of a request that must succeed.

@@ -293,7 +293,9 @@ async fn malformed_events_are_dead_lettered_while_neighbours_commit() {
     let i = Instance::start("ing_dead").await;
     let p = i.config.nats.prefix.clone();
     let mut dead = i.nats.subscribe(format!("{p}.events.dead")).await.unwrap();
-    i.nats.flush().await.unwrap();
+    rolodex_actors::nats_sync::round_trip(&i.nats)
+        .await
+        .unwrap();
     publish(
         &i,
         "contact.upserted",

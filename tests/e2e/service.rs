@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use ractor::ActorRef;
 use rolodex::actor_name;
+use rolodex::client::Format;
 use rolodex_actors::pool::{Class, Pool};
 use rolodex_actors::supervisor::SupervisorMsg;
 use serde_json::json;
@@ -206,9 +207,14 @@ async fn a_killed_child_is_restarted_and_the_service_answers_again() {
         })
         .await;
         assert!(restarted, "{child} was not restarted");
+        // Until the new gateway has subscribed, a request finds no responders: keep asking.
         let answered = wait_until(Duration::from_secs(5), || async {
-            let r = i.req("contacts.search", json!({"limit": 1})).await;
-            r.error.is_none() && r.body["items"].as_array().is_some_and(|a| a.len() == 1)
+            let r = i
+                .try_req_as("contacts.search", json!({"limit": 1}), Format::MsgPackZstd)
+                .await;
+            r.is_ok_and(|r| {
+                r.error.is_none() && r.body["items"].as_array().is_some_and(|a| a.len() == 1)
+            })
         })
         .await;
         assert!(answered, "no answer after {child} restarted");

@@ -55,7 +55,7 @@ impl Actor for CacheActor {
             .client
             .subscribe(format!("{}.cache.invalidate", args.prefix))
             .await?;
-        args.client.flush().await?;
+        crate::nats_sync::round_trip(&args.client).await?;
         // Notices sent while nobody listened (start, restart) are lost: assume everything
         // changed, now that we listen again.
         args.handle.invalidate_local(Tables::ALL);

@@ -103,7 +103,7 @@ impl Actor for GatewayActor {
         }
         let verbs = Task(tokio::spawn(verb_loop(args.clone()).await?));
         // Make sure the server has our interest before anyone is told we are ready.
-        args.client.flush().await?;
+        crate::nats_sync::round_trip(&args.client).await?;
         Ok(GatewayState {
             intake,
             verbs,
