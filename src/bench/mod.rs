@@ -2,7 +2,8 @@
 //! the same run so they read as ratios that hold on a noisy machine.
 //!
 //! Roles, one file each: [`generate`] (the seeded dataset, loaded with COPY), [`queries`]
-//! (query classes: planner SQL direct vs Rolodex over NATS), [`transport`] (the raw NATS
+//! (query classes: planner SQL direct vs Rolodex over NATS), `floor` (the plain connections
+//! the SQL floor runs on), [`transport`] (the raw NATS
 //! request/reply floor), [`wire_size`] (page sizes per encoding), [`report`] (Markdown on
 //! stdout, JSON and SVG charts under `bench-results/`). This module holds the command line and
 //! the pieces every bench shares: [`Stats`] from a set of durations, and [`Table`].
@@ -14,6 +15,7 @@
 //! results); run against a database it did not create (`generate` drops and recreates its own).
 
 pub mod cache;
+mod floor;
 pub mod generate;
 pub mod ingest;
 pub mod monitor;

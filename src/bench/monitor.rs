@@ -15,7 +15,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::queries::{
-    classes, encoded_requests, floor_pool, measure, nats_once, Daemon, Measured, QueriesOptions,
+    classes, encoded_requests, measure, nats_once, setup_pool, Daemon, Measured, QueriesOptions,
     CURSOR_SECRET,
 };
 use super::{BenchError, Stats, Table, DEFAULT_DATABASE_URL};
@@ -120,7 +120,7 @@ pub async fn run(config: &Config, args: &MonitorArgs) -> Result<Vec<MonitorCell>
     pool.rations.jobs = 5;
 
     let planner = Planner::new(opts.config.query.clone(), CURSOR_SECRET.as_bytes());
-    let single = floor_pool(&connect_options(&opts.database_url, &opts.config.query)?, 1).await?;
+    let single = setup_pool(&connect_options(&opts.database_url, &opts.config.query)?).await?;
     let contacts: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts")
         .fetch_one(&single)
         .await?;

@@ -37,6 +37,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{ConnectOptions as _, PgPool};
 use tokio::sync::oneshot;
 
+use super::floor::RawConnections;
 use super::vocab;
 use super::{progress, BenchError, Stats, DEFAULT_DATABASE_URL, DEFAULT_SEED};
 use crate::client::{self, Format};
@@ -252,7 +253,7 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
     let started = chrono::Utc::now().to_rfc3339();
     let options = connect_options(&opts.database_url, &opts.config.query)?;
     let planner = Planner::new(opts.config.query.clone(), CURSOR_SECRET.as_bytes());
-    let single = floor_pool(&options, 1).await?;
+    let single = setup_pool(&options).await?;
     let (contacts, companies): (i64, i64) =
         sqlx::query_as("SELECT (SELECT count(*) FROM contacts), (SELECT count(*) FROM companies)")
             .fetch_one(&single)
@@ -292,7 +293,13 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
 
     // The floor at more than one in flight needs the interactive ration's worth of connections,
     // which cannot be open beside the daemon's pool under max_connections: measured first.
-    let wide = floor_pool(&options, opts.config.pool.rations.interactive.max(1)).await?;
+    let wide = Arc::new(
+        RawConnections::open(
+            &options,
+            opts.config.pool.rations.interactive.max(1) as usize,
+        )
+        .await?,
+    );
     let bar = progress(classes.len() as u64, "SQL floor (wide)", opts.quiet);
     for (class, result) in classes.iter().zip(&mut results) {
         bar.set_message(class.name);
@@ -302,10 +309,11 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
         bar.inc(1);
     }
     bar.finish();
-    wide.close().await;
+    close(wide).await;
 
     // At one in flight the floor (one warm connection) and Rolodex take turns per class, slice
     // by slice, so a neighbour's load drifting over the run cannot skew their ratio.
+    let one = Arc::new(RawConnections::open(&options, 1).await?);
     let mut daemon = Daemon::start(opts).await?;
     let prefix = daemon.prefix.clone();
     let slice = opts.slice();
@@ -334,7 +342,7 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
                 let slice = if round == 0 { &slice } else { &warm };
                 for ((way, requests), acc) in ways.iter().zip(&requests).zip(&mut pooled) {
                     let m = match way {
-                        Way::Floor => floor_measure(slice, &single, class, n).await,
+                        Way::Floor => floor_measure(slice, &one, class, n).await,
                         _ => {
                             let requests = requests.clone();
                             let nats = nats.clone();
@@ -357,6 +365,7 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
     }
     bar.finish();
     single.close().await;
+    close(one).await;
     daemon.stop().await?;
     Ok(QueriesResults {
         started,
@@ -370,50 +379,48 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
     })
 }
 
-pub(super) async fn floor_pool(
+/// A small pool for the untimed work (sampling values, counting rows, checking replies).
+pub(super) async fn setup_pool(
     options: &sqlx::postgres::PgConnectOptions,
-    size: u32,
 ) -> Result<PgPool, BenchError> {
     Ok(PgPoolOptions::new()
-        .max_connections(size)
-        .min_connections(size)
-        .test_before_acquire(false)
-        // 64 workers on 45 connections wait for a lease by design; not worth a warning each.
-        .acquire_slow_threshold(Duration::from_secs(3600))
+        .max_connections(1)
         .connect_with(options.clone().disable_statement_logging())
         .await?)
 }
 
 async fn floor_cell(
     opts: &QueriesOptions,
-    pool: &PgPool,
+    conns: &Arc<RawConnections>,
     class: &Class,
     n: usize,
 ) -> Result<Cell, BenchError> {
-    floor_measure(opts, pool, class, n)
+    floor_measure(opts, conns, class, n)
         .await
         .into_cell(Way::Floor, n, class.name)
 }
 
-async fn floor_measure(opts: &QueriesOptions, pool: &PgPool, class: &Class, n: usize) -> Measured {
-    let pool = pool.clone();
+async fn floor_measure(
+    opts: &QueriesOptions,
+    conns: &Arc<RawConnections>,
+    class: &Class,
+    n: usize,
+) -> Measured {
+    let conns = conns.clone();
     let jobs = Arc::new(class.jobs.clone());
     measure(opts, n, move |i| {
-        let pool = pool.clone();
+        let conns = conns.clone();
         let jobs = jobs.clone();
-        async move { floor_once(&pool, &jobs[i % jobs.len()]).await.map(|_| 0) }
+        async move { conns.run(&jobs[i % jobs.len()].floor).await.map(|_| 0) }
     })
     .await
 }
 
-async fn floor_once(pool: &PgPool, job: &Job) -> Result<(), String> {
-    let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
-    for s in &job.floor {
-        exec::fetch_all(&mut conn, s)
-            .await
-            .map_err(|e| e.to_string())?;
+/// Close the floor's connections once no measurement holds them.
+async fn close(conns: Arc<RawConnections>) {
+    if let Ok(conns) = Arc::try_unwrap(conns) {
+        conns.close().await;
     }
-    Ok(())
 }
 
 /// One request of a class, encoded once before the cell (as the floor's SQL is built once).
