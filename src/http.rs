@@ -101,9 +101,11 @@ async fn migrations_applied(pool: &Pool) -> Result<bool, sqlx::Error> {
         .map(|m| m.version)
         .max()
         .unwrap_or(0);
+    let mut conn = pool.admin().await?;
     let applied: Option<i64> =
         sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-            .fetch_one(pool.pg())
+            .fetch_one(&mut *conn)
             .await?;
+    conn.settle();
     Ok(applied.unwrap_or(0) >= latest)
 }

@@ -122,8 +122,15 @@ pub async fn serve_with(
             source,
         })?;
     if config.database.migrate_on_start {
+        let mut conn = pool
+            .admin()
+            .await
+            .map_err(|source| db::DbError::Unreachable {
+                addr: address.clone(),
+                source,
+            })?;
         db::MIGRATOR
-            .run(pool.pg())
+            .run_direct(&mut *conn)
             .await
             .map_err(db::DbError::from)?;
     }

@@ -9,6 +9,7 @@ mod cache;
 mod cli;
 mod ingest;
 mod monitor;
+mod pool;
 mod property;
 mod query;
 mod service;

@@ -195,6 +195,9 @@ async fn timed(
 ) -> Result<Vec<sqlx::postgres::PgRow>, ApiError> {
     let started = std::time::Instant::now();
     let rows = exec::fetch_all(lease, sql).await;
+    if rows.is_ok() {
+        lease.settle();
+    }
     s.monitor
         .record_query(Class::Interactive, tier, sql, started.elapsed());
     rows
