@@ -97,7 +97,9 @@ pub async fn apply(pool: &Pool, events: &[&Event]) -> Result<(), Failure> {
             }
         }
     }
-    tx.commit().await.map_err(|e| classify(&e))
+    tx.commit().await.map_err(|e| classify(&e))?;
+    lease.settle();
+    Ok(())
 }
 
 async fn run(conn: &mut PgConnection, sql: &str, rows: UpsertArrays) -> Result<(), Failure> {
