@@ -172,6 +172,8 @@ impl QueriesOptions {
 pub enum Way {
     /// The planner's SQL through sqlx on a warm connection.
     Floor,
+    /// The same, each statement after an untimed NATS echo (at 1 in flight only).
+    PacedFloor,
     MsgpackZstd,
     Json,
 }
@@ -180,7 +182,7 @@ impl Way {
     /// The client format of a way over NATS (`None` for the floor).
     fn format(self) -> Option<Format> {
         match self {
-            Way::Floor => None,
+            Way::Floor | Way::PacedFloor => None,
             Way::MsgpackZstd => Some(Format::MsgPackZstd),
             Way::Json => Some(Format::Json),
         }
@@ -189,6 +191,7 @@ impl Way {
     pub fn label(self) -> &'static str {
         match self {
             Way::Floor => "SQL floor",
+            Way::PacedFloor => "SQL floor, paced by a NATS echo",
             Way::MsgpackZstd => "NATS msgpack+zstd",
             Way::Json => "NATS JSON",
         }
@@ -314,6 +317,7 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
     // At one in flight the floor (one warm connection) and Rolodex take turns per class, slice
     // by slice, so a neighbour's load drifting over the run cannot skew their ratio.
     let one = Arc::new(RawConnections::open(&options, 1).await?);
+    let echo = super::transport::Echo::start(opts.config.nats.url.as_str()).await?;
     let mut daemon = Daemon::start(opts).await?;
     let prefix = daemon.prefix.clone();
     let slice = opts.slice();
@@ -328,7 +332,7 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
         for &n in &opts.concurrency {
             let mut ways = vec![Way::MsgpackZstd, Way::Json];
             if n == 1 {
-                ways.insert(0, Way::Floor);
+                ways.splice(0..0, [Way::Floor, Way::PacedFloor]);
             }
             let mut requests = Vec::new();
             for &way in &ways {
@@ -343,6 +347,9 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
                 for ((way, requests), acc) in ways.iter().zip(&requests).zip(&mut pooled) {
                     let m = match way {
                         Way::Floor => floor_measure(slice, &one, class, n).await,
+                        Way::PacedFloor => {
+                            paced_floor_measure(slice, &one, &nats, &echo.subject, class, n).await
+                        }
                         _ => {
                             let requests = requests.clone();
                             let nats = nats.clone();
@@ -366,6 +373,7 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
     bar.finish();
     single.close().await;
     close(one).await;
+    echo.stop().await;
     daemon.stop().await?;
     Ok(QueriesResults {
         started,
@@ -412,6 +420,40 @@ async fn floor_measure(
         let conns = conns.clone();
         let jobs = jobs.clone();
         async move { conns.run(&jobs[i % jobs.len()].floor).await.map(|_| 0) }
+    })
+    .await
+}
+
+/// The floor with PostgreSQL paced as Rolodex paces it: before each statement an untimed
+/// NATS echo round trip, so the server idles between statements for as long as a request's
+/// trip over NATS keeps it waiting behind Rolodex. Back to back, a statement finds its caches
+/// and CPU warm from the one before; with the gap PostgreSQL itself runs the same statement
+/// slower (BENCHMARKS.md, "PostgreSQL paced by the wire").
+async fn paced_floor_measure(
+    opts: &QueriesOptions,
+    conns: &Arc<RawConnections>,
+    nats: &async_nats::Client,
+    echo_subject: &str,
+    class: &Class,
+    n: usize,
+) -> Measured {
+    let conns = conns.clone();
+    let nats = nats.clone();
+    let subject = echo_subject.to_owned();
+    let jobs = Arc::new(class.jobs.clone());
+    measure_timed(opts, n, move |i| {
+        let conns = conns.clone();
+        let jobs = jobs.clone();
+        let nats = nats.clone();
+        let subject = subject.clone();
+        async move {
+            nats.request(subject, bytes::Bytes::from_static(b"x"))
+                .await
+                .map_err(|e| e.to_string())?;
+            let t = Instant::now();
+            conns.run(&jobs[i % jobs.len()].floor).await?;
+            Ok((0, t.elapsed()))
+        }
     })
     .await
 }
@@ -535,11 +577,29 @@ impl Measured {
 
 /// Run `once(i)` with `concurrency` workers: a warm-up of `warmup_per_worker` each, then the
 /// measured requests (a fixed count, or until the duration has passed). `once` returns the
-/// reply's wire size.
+/// reply's wire size; the sample is the time it took.
 pub async fn measure<F, Fut>(opts: &QueriesOptions, concurrency: usize, once: F) -> Measured
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<usize, String>> + Send,
+{
+    let once = Arc::new(once);
+    measure_timed(opts, concurrency, move |i| {
+        let once = once.clone();
+        async move {
+            let t = Instant::now();
+            once(i).await.map(|bytes| (bytes, t.elapsed()))
+        }
+    })
+    .await
+}
+
+/// [`measure`] where `once` times itself: it returns the wire size and the part of its work
+/// that counts (the paced floor leaves its echo out).
+async fn measure_timed<F, Fut>(opts: &QueriesOptions, concurrency: usize, once: F) -> Measured
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(usize, Duration), String>> + Send,
 {
     let once = Arc::new(once);
     let warm = opts.warmup_per_worker;
@@ -563,10 +623,9 @@ where
                     if limit.is_some_and(|n| i >= n) {
                         break;
                     }
-                    let t = Instant::now();
                     match once(i).await {
-                        Ok(b) => {
-                            samples.push(t.elapsed());
+                        Ok((b, took)) => {
+                            samples.push(took);
                             bytes += b;
                         }
                         Err(e) => errors.push(e),

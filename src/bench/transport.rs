@@ -15,39 +15,64 @@ pub struct TransportCell {
     pub stats: Stats,
 }
 
+/// An echo responder on a connection of its own: what every reply costs the wire, and nothing
+/// else.
+pub(super) struct Echo {
+    pub subject: String,
+    responder: async_nats::Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Echo {
+    /// Connect, subscribe, and return once the server knows the subscription.
+    pub async fn start(nats_url: &str) -> Result<Echo, BenchError> {
+        let responder = async_nats::connect(nats_url)
+            .await
+            .map_err(|e| BenchError::Nats(e.to_string()))?;
+        let subject = format!("bench_echo_{}", uuid::Uuid::new_v4().simple());
+        let mut sub = responder
+            .subscribe(subject.clone())
+            .await
+            .map_err(|e| BenchError::Nats(e.to_string()))?;
+        let echo_client = responder.clone();
+        let task = tokio::spawn(async move {
+            while let Some(msg) = sub.next().await {
+                if let Some(reply) = msg.reply {
+                    if let Err(e) = echo_client.publish(reply, msg.payload).await {
+                        tracing::debug!(error = %e, "Echo reply failed.");
+                    }
+                }
+            }
+        });
+        rolodex_actors::nats_sync::round_trip(&responder)
+            .await
+            .map_err(|e| BenchError::Nats(e.to_string()))?;
+        Ok(Echo {
+            subject,
+            responder,
+            task,
+        })
+    }
+
+    pub async fn stop(self) {
+        self.task.abort();
+        let _ = self.responder.drain().await;
+    }
+}
+
 /// Echo round trips for each payload size and concurrency.
 pub async fn measure_echo(
     requester: &async_nats::Client,
     opts: &QueriesOptions,
     sizes: &[usize],
 ) -> Result<Vec<TransportCell>, BenchError> {
-    let responder = async_nats::connect(opts.config.nats.url.as_str())
-        .await
-        .map_err(|e| BenchError::Nats(e.to_string()))?;
-    let subject = format!("bench_echo_{}", uuid::Uuid::new_v4().simple());
-    let mut sub = responder
-        .subscribe(subject.clone())
-        .await
-        .map_err(|e| BenchError::Nats(e.to_string()))?;
-    let echo_client = responder.clone();
-    let echo = tokio::spawn(async move {
-        while let Some(msg) = sub.next().await {
-            if let Some(reply) = msg.reply {
-                if let Err(e) = echo_client.publish(reply, msg.payload).await {
-                    tracing::debug!(error = %e, "Echo reply failed.");
-                }
-            }
-        }
-    });
-    rolodex_actors::nats_sync::round_trip(&responder)
-        .await
-        .map_err(|e| BenchError::Nats(e.to_string()))?;
+    let echo = Echo::start(opts.config.nats.url.as_str()).await?;
     let mut out = Vec::new();
     for &size in sizes {
         let payload = bytes::Bytes::from(vec![b'x'; size]);
         for &n in &opts.concurrency {
             let nats = requester.clone();
-            let subject = subject.clone();
+            let subject = echo.subject.clone();
             let payload = payload.clone();
             let m = measure(opts, n, move |_| {
                 let nats = nats.clone();
@@ -62,7 +87,7 @@ pub async fn measure_echo(
             })
             .await;
             if m.samples.is_empty() {
-                echo.abort();
+                echo.stop().await;
                 return Err(BenchError::Nats(format!(
                     "echo round trips failed: {}",
                     m.errors.first().map_or("", String::as_str)
@@ -75,8 +100,7 @@ pub async fn measure_echo(
             });
         }
     }
-    echo.abort();
-    let _ = responder.drain().await;
+    echo.stop().await;
     Ok(out)
 }
 

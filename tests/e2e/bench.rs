@@ -50,6 +50,15 @@ async fn bench_generates_and_measures_every_class() {
             }
         }
     }
+    let low = *opts.concurrency.iter().min().unwrap();
+    for class in &results.classes {
+        let paced = class.cell(Way::PacedFloor, low);
+        assert!(
+            paced.is_some_and(|c| c.stats.count > 0),
+            "{} has no paced floor at {low}",
+            class.name
+        );
+    }
     assert!(!results.transport.is_empty());
     assert_eq!(results.wire.len(), 16);
 
