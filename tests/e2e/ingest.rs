@@ -7,7 +7,8 @@ use std::time::Duration;
 use async_nats::jetstream;
 use futures::StreamExt;
 use rolodex::Config;
-use rolodex_actors::persist::{settled, ORIGINAL_SUBJECT, REASON};
+use rolodex_actors::persist::core::{validate, Entity, Op};
+use rolodex_actors::persist::{settled, write_batch, ORIGINAL_SUBJECT, REASON};
 use serde_json::{json, Value};
 use sqlx::Row;
 
@@ -226,6 +227,51 @@ async fn deletes_beat_older_upserts() {
         (c["first_name"].as_str(), c["city"].as_str()),
         (Some("back"), None)
     );
+    i.stop().await.unwrap();
+}
+
+/// Two instances sharing the consumer can hold events of one entity in two transactions at
+/// once. Here the test plays the other instance: it writes a new entity (version 5) with the
+/// daemon's own `write_batch` and keeps its transaction open while the daemon applies a newer
+/// delete (version 6). The delete must wait for the entity's lock and then win; were it not
+/// to wait, it would find no row to delete and the entity would live on past its delete.
+#[tokio::test]
+async fn a_delete_racing_another_instances_insert_waits_for_it_and_wins() {
+    let i = Instance::start("ing_race").await;
+    let upsert = validate(
+        Entity::Contact,
+        Op::Upserted,
+        json!({"uuid": u(7), "version": 5, "data": {"first_name": "elsewhere"}}),
+    )
+    .expect("a valid event");
+    let mut other = i.db.begin().await.unwrap();
+    write_batch(&mut other, &[&upsert]).await.expect("written");
+
+    publish(&i, "contact.deleted", json!({"uuid": u(7), "version": 6})).await;
+    let waits = wait_until(Duration::from_secs(10), || async {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
+        )
+        .fetch_one(&i.db)
+        .await
+        .unwrap()
+    })
+    .await;
+    assert!(
+        waits,
+        "the daemon's delete does not wait for the open insert"
+    );
+    other.commit().await.unwrap();
+
+    wait_settled(&i).await;
+    assert_eq!(contact(&i.db, &u(7)).await, None, "the delete won");
+    let tomb: i64 = sqlx::query_scalar("SELECT version FROM tombstones WHERE uuid = $1::uuid")
+        .bind(u(7))
+        .fetch_one(&i.db)
+        .await
+        .unwrap();
+    assert_eq!(tomb, 6);
     i.stop().await.unwrap();
 }
 

@@ -7,6 +7,10 @@
 //!   transaction on an `ingest` lease (so a flood of events never starves searches).
 //! - Applying is idempotent and ordered by version: an event not newer than the stored row or
 //!   than the entity's tombstone changes nothing; a delete leaves a versioned tombstone.
+//! - Two writers never interleave on one entity: a batch first takes the advisory locks of its
+//!   entities (512 of them, by a fixed hash of the uuid, in ascending order), so instances
+//!   sharing the consumer queue behind each other where their batches overlap; the lanes of
+//!   one instance own disjoint locks and never wait for each other.
 //! - Nothing is silently dropped: an event that cannot be decoded or validated, that the
 //!   database refuses (found by splitting its batch), or that keeps failing is published to
 //!   `<prefix>.events.dead` with headers `Rolodex-Original-Subject` and `Rolodex-Reason` (the
@@ -26,4 +30,4 @@ pub use actor::{
     ensure_consumer, ensure_stream, settled, PersistActor, PersistArgs, PersistError, PersistMsg,
     ORIGINAL_SUBJECT, REASON,
 };
-pub use write::{classify, Failure};
+pub use write::{classify, write_batch, Failure};

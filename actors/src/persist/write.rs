@@ -11,7 +11,7 @@ use super::core::statements::{
     delete_arrays, delete_sql, meta_arrays, meta_sql, upsert_arrays, upsert_sql, ColumnArray,
     UpsertArrays,
 };
-use super::core::{rounds, Entity, Event};
+use super::core::{entity_locks, rounds, Entity, Event, ENTITY_LOCK_SPACE};
 use crate::pool::{Class, Pool};
 
 /// Why a batch did not commit, and what to do about it.
@@ -76,6 +76,25 @@ pub async fn apply(pool: &Pool, events: &[&Event]) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::Retry(e.to_string()))?;
     let mut tx = lease.begin().await.map_err(|e| classify(&e))?;
+    write_batch(&mut tx, events).await?;
+    tx.commit().await.map_err(|e| classify(&e))?;
+    lease.settle();
+    Ok(())
+}
+
+/// The statements of one batch inside the caller's transaction. First the batch's entity
+/// locks ([`entity_locks`]), in a statement of their own: a writer on another instance that
+/// holds one of the same entities finishes first, and the writes below, each reading afresh
+/// under READ COMMITTED, then see its rows and tombstones. Without them an upsert creating
+/// an entity and a newer delete of it, in two transactions at once, would both commit: the
+/// delete finds no row yet, the upsert no tombstone yet, and the deleted entity lives on.
+pub async fn write_batch(conn: &mut PgConnection, events: &[&Event]) -> Result<(), Failure> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int4[]) AS u(k)")
+        .bind(ENTITY_LOCK_SPACE)
+        .bind(entity_locks(events))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| classify(&e))?;
     for round in rounds(events) {
         for (entity, idx) in &round.deletes {
             let picked: Vec<&Event> = idx.iter().map(|&i| events[i]).collect();
@@ -83,22 +102,20 @@ pub async fn apply(pool: &Pool, events: &[&Event]) -> Result<(), Failure> {
             sqlx::query(&statements(*entity).delete)
                 .bind(uuids)
                 .bind(versions)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await
                 .map_err(|e| classify(&e))?;
         }
         for (entity, idx) in &round.upserts {
             let picked: Vec<&Event> = idx.iter().map(|&i| events[i]).collect();
             let s = statements(*entity);
-            run(&mut tx, &s.upsert, upsert_arrays(*entity, &picked)).await?;
+            run(conn, &s.upsert, upsert_arrays(*entity, &picked)).await?;
             let meta = meta_arrays(*entity, &picked);
             if !meta.is_empty() {
-                run(&mut tx, &s.meta, meta).await?;
+                run(conn, &s.meta, meta).await?;
             }
         }
     }
-    tx.commit().await.map_err(|e| classify(&e))?;
-    lease.settle();
     Ok(())
 }
 

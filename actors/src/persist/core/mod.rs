@@ -105,9 +105,38 @@ pub fn rounds(events: &[&Event]) -> Vec<Round> {
     out
 }
 
-/// The writer lane of an entity: always the same for one uuid.
+/// How many entity locks there are. Every instance maps an entity to the same one, so two
+/// instances writing the same entity queue behind each other; a bounded count keeps one
+/// batch's locks well inside PostgreSQL's lock table (`max_locks_per_transaction`).
+pub const ENTITY_LOCKS: u32 = 512;
+
+/// The first key of `pg_advisory_xact_lock(int4, int4)` for entity locks ("Rolo"), so they
+/// cannot collide with another application's advisory locks in the same database.
+pub const ENTITY_LOCK_SPACE: i32 = 0x526f_6c6f;
+
+/// The entity lock of a uuid, `0..ENTITY_LOCKS`: a fixed mix of all 128 bits (not the last
+/// bits alone, which are constant in time-and-node uuids), the same on every instance and
+/// every version of Rolodex.
+pub fn entity_lock(uuid: Uuid) -> u32 {
+    let x = uuid.as_u128();
+    let folded = (x as u64) ^ ((x >> 64) as u64);
+    let top = folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
+    ((top * u64::from(ENTITY_LOCKS)) >> 32) as u32
+}
+
+/// The sorted, distinct entity locks a batch takes before writing. Every transaction takes
+/// its locks in ascending order, so two of them can wait for each other but never deadlock.
+pub fn entity_locks(events: &[&Event]) -> Vec<i32> {
+    let mut locks: Vec<i32> = events.iter().map(|e| entity_lock(e.uuid) as i32).collect();
+    locks.sort_unstable();
+    locks.dedup();
+    locks
+}
+
+/// The writer lane of an entity, derived from its entity lock: the lanes of one instance
+/// never share a lock, so they never wait for each other.
 pub fn lane(uuid: Uuid, lanes: usize) -> usize {
-    (uuid.as_u128() % lanes.max(1) as u128) as usize
+    entity_lock(uuid) as usize % lanes.max(1)
 }
 
 /// Split a failed batch in two (the first half keeps the earlier events).
@@ -271,6 +300,37 @@ mod tests {
             vec!["p.events.contact.*", "p.events.company.*"]
         );
         assert_eq!(changes_subject("p", Entity::Company), "p.changes.companies");
+    }
+
+    #[test]
+    fn entity_locks_spread_sort_and_partition_the_lanes() {
+        // Uuids that differ only in their high bits (as time-based ones do) still spread.
+        let uuids: Vec<Uuid> = (0..10_000u128).map(|n| Uuid::from_u128(n << 80)).collect();
+        let distinct: HashSet<u32> = uuids.iter().map(|&u| entity_lock(u)).collect();
+        assert!(distinct.len() > 450, "only {} locks used", distinct.len());
+        assert!(distinct.iter().all(|&l| l < ENTITY_LOCKS));
+        // Each lock belongs to exactly one lane, whatever the writer count.
+        for lanes in 1..=16 {
+            let mut owner: HashMap<u32, usize> = HashMap::new();
+            for &u in &uuids {
+                let l = *owner.entry(entity_lock(u)).or_insert(lane(u, lanes));
+                assert_eq!(l, lane(u, lanes));
+            }
+        }
+        let events: Vec<Event> = (0..50u128)
+            .map(|n| ev(Entity::Contact, n, 1, false))
+            .collect();
+        let refs: Vec<&Event> = events.iter().chain(&events).collect();
+        let locks = entity_locks(&refs);
+        assert!(locks.windows(2).all(|w| w[0] < w[1]), "sorted and distinct");
+        assert_eq!(
+            locks.len(),
+            events
+                .iter()
+                .map(|e| entity_lock(e.uuid))
+                .collect::<HashSet<_>>()
+                .len()
+        );
     }
 
     #[test]
