@@ -112,7 +112,7 @@ pub async fn serve_with(
     }
     db::ensure_database(&config.database.url).await?;
     let options =
-        connect_options(&config.database.url, &config.query).map_err(db::DbError::BadUrl)?;
+        connect_options(&config.database.url, &config.pool).map_err(db::DbError::BadUrl)?;
     let address = db::address(&options);
     let pool = Pool::new(&config.pool, options);
     pool.check()

@@ -83,6 +83,8 @@ pub struct PoolConfig {
     pub idle_secs: u64,
     /// How many connections each class of work may hold at once.
     pub rations: Rations,
+    /// `statement_timeout` of each class of work, in milliseconds (0: none).
+    pub statement_timeout_ms: StatementTimeouts,
 }
 
 impl Default for PoolConfig {
@@ -95,6 +97,7 @@ impl Default for PoolConfig {
             pre_ping: true,
             idle_secs: 600,
             rations: Rations::default(),
+            statement_timeout_ms: StatementTimeouts::default(),
         }
     }
 }
@@ -122,6 +125,27 @@ impl Default for Rations {
             interactive: 45,
             ingest: 15,
             jobs: 15,
+        }
+    }
+}
+
+/// How long one statement of each class of work may run before PostgreSQL cancels it, in
+/// milliseconds; 0 means no limit. A user waits on interactive work; an ingest batch or a job
+/// may rightly take longer, but a stuck one must not hold its connection for ever.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatementTimeouts {
+    pub interactive: u64,
+    pub ingest: u64,
+    pub jobs: u64,
+}
+
+impl Default for StatementTimeouts {
+    fn default() -> Self {
+        Self {
+            interactive: 15_000,
+            ingest: 60_000,
+            jobs: 600_000,
         }
     }
 }
@@ -170,8 +194,6 @@ pub struct QueryConfig {
     pub cursor_secret: String,
     /// Whether `explain: true` is honoured.
     pub allow_explain: bool,
-    /// statement_timeout of interactive queries, in milliseconds.
-    pub interactive_timeout_ms: u64,
     /// Rows fetched per round trip when streaming large results (at most 5,000).
     pub stream_batch: u32,
     /// Stream chunks a client may leave unacknowledged before the server waits.
@@ -191,7 +213,6 @@ impl Default for QueryConfig {
             max_depth: 4,
             cursor_secret: String::new(),
             allow_explain: true,
-            interactive_timeout_ms: 15_000,
             stream_batch: 5_000,
             stream_window: 2,
             stream_ack_timeout_secs: 30,

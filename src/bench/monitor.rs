@@ -120,7 +120,7 @@ pub async fn run(config: &Config, args: &MonitorArgs) -> Result<Vec<MonitorCell>
     pool.rations.jobs = 5;
 
     let planner = Planner::new(opts.config.query.clone(), CURSOR_SECRET.as_bytes());
-    let single = setup_pool(&connect_options(&opts.database_url, &opts.config.query)?).await?;
+    let single = setup_pool(&connect_options(&opts.database_url, &opts.config.pool)?).await?;
     let contacts: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts")
         .fetch_one(&single)
         .await?;

@@ -254,7 +254,7 @@ pub(super) struct Class {
 /// Run every class three ways and return the results (the caller prints and writes them).
 pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
     let started = chrono::Utc::now().to_rfc3339();
-    let options = connect_options(&opts.database_url, &opts.config.query)?;
+    let options = connect_options(&opts.database_url, &opts.config.pool)?;
     let planner = Planner::new(opts.config.query.clone(), CURSOR_SECRET.as_bytes());
     let single = setup_pool(&options).await?;
     let (contacts, companies): (i64, i64) =

@@ -17,7 +17,7 @@ async fn one_connection_pool(tag: &str) -> (Config, Pool) {
     rolodex::db::ensure_database(&config.database.url)
         .await
         .expect("a database");
-    let options = connect_options(&config.database.url, &config.query).unwrap();
+    let options = connect_options(&config.database.url, &config.pool).unwrap();
     let pool = Pool::new(&config.pool, options);
     (config, pool)
 }
@@ -120,7 +120,7 @@ async fn an_interrupted_query_leaves_nothing_for_the_next_lease() {
 async fn with_every_slot_leased_an_unrationed_probe_waits_its_turn_then_times_out() {
     let (mut config, _) = one_connection_pool("pool_full").await;
     config.pool.timeout_secs = 1;
-    let options = connect_options(&config.database.url, &config.query).unwrap();
+    let options = connect_options(&config.database.url, &config.pool).unwrap();
     let pool = Pool::new(&config.pool, options);
     let held = pool.lease(Class::Jobs).await.unwrap();
     let started = std::time::Instant::now();
@@ -128,5 +128,61 @@ async fn with_every_slot_leased_an_unrationed_probe_waits_its_turn_then_times_ou
     assert!(started.elapsed() >= Duration::from_millis(900));
     drop(held);
     pool.check().await.expect("the slot came back");
+    finish(config, pool).await;
+}
+
+async fn statement_timeout(lease: &mut PgConnection) -> String {
+    sqlx::query_scalar("SHOW statement_timeout")
+        .fetch_one(lease)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn each_class_runs_under_its_own_statement_timeout_on_a_shared_connection() {
+    let (mut config, _) = one_connection_pool("pool_timeouts").await;
+    config.pool.statement_timeout_ms.interactive = 150;
+    config.pool.statement_timeout_ms.ingest = 4_000;
+    config.pool.statement_timeout_ms.jobs = 0;
+    let options = connect_options(&config.database.url, &config.pool).unwrap();
+    let pool = Pool::new(&config.pool, options);
+
+    let mut lease = pool.lease(Class::Interactive).await.unwrap();
+    let pid = backend_pid(&mut lease).await;
+    assert_eq!(statement_timeout(&mut lease).await, "150ms");
+    let cancelled = sqlx::query("SELECT pg_sleep(0.4)")
+        .execute(&mut *lease)
+        .await
+        .expect_err("an interactive statement past its timeout is cancelled");
+    let code = cancelled.as_database_error().and_then(|e| e.code());
+    assert_eq!(code.as_deref(), Some("57014"), "{cancelled}");
+    drop(lease);
+
+    // The same connection, leased for ingestion: the longer limit lets the same statement run.
+    let mut lease = pool.lease(Class::Ingest).await.unwrap();
+    assert_eq!(
+        backend_pid(&mut lease).await,
+        pid,
+        "the one connection again"
+    );
+    assert_eq!(statement_timeout(&mut lease).await, "4s");
+    sqlx::query("SELECT pg_sleep(0.4)")
+        .execute(&mut *lease)
+        .await
+        .expect("within the ingest class's timeout");
+    lease.settle();
+    drop(lease);
+
+    let mut lease = pool.lease(Class::Jobs).await.unwrap();
+    assert_eq!(statement_timeout(&mut lease).await, "0", "jobs: no limit");
+    lease.settle();
+    drop(lease);
+
+    // Back to interactive work: its own limit again, not the last class's.
+    let mut lease = pool.lease(Class::Interactive).await.unwrap();
+    assert_eq!(backend_pid(&mut lease).await, pid);
+    assert_eq!(statement_timeout(&mut lease).await, "150ms");
+    lease.settle();
+    drop(lease);
     finish(config, pool).await;
 }

@@ -161,7 +161,7 @@ async fn an_exhausted_class_gets_503_while_searches_are_still_served() {
     i.sql(crate::harness::SMALL_DATASET).await;
     // A second pool on the same configuration stands in for jobs holding their whole ration.
     let options =
-        rolodex_actors::pool::connect_options(&config.database.url, &config.query).unwrap();
+        rolodex_actors::pool::connect_options(&config.database.url, &config.pool).unwrap();
     let pool = Pool::new(&config.pool, options);
     let mut held = Vec::new();
     for _ in 0..config.pool.rations.jobs {

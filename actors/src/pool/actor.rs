@@ -12,7 +12,7 @@ use sqlx::{Connection as _, Executor, PgConnection};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::core::{Class, ClassStats, Handout, Lifecycle, PoolStats};
-use crate::config::{PoolConfig, QueryConfig};
+use crate::config::{PoolConfig, StatementTimeouts};
 use crate::error::ApiError;
 
 #[derive(Default)]
@@ -36,6 +36,8 @@ const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 const SWEEP_EVERY: Duration = Duration::from_secs(15);
 /// The longest a check on a returned or idle connection may take before it is closed.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+/// `statement_timeout` of [`Pool::admin`] work: migrations may rightly run long.
+const ADMIN_STATEMENT_TIMEOUT_MS: u64 = 0;
 
 /// The shared pool: cheap to clone, safe to lease from any task.
 #[derive(Clone)]
@@ -62,12 +64,15 @@ struct Inner {
     closed: AtomicBool,
     rations: Vec<Ration>,
     timeout: Duration,
+    statement_timeouts: StatementTimeouts,
 }
 
 /// An open connection with what the lifecycle rules need to know about it.
 struct Conn {
     raw: PgConnection,
     born: Instant,
+    /// The session's `statement_timeout` now, so a lease sets it only when its class differs.
+    statement_timeout_ms: u64,
 }
 
 struct Idle {
@@ -85,15 +90,16 @@ impl std::fmt::Debug for Pool {
 
 /// Connection options shared by the pool and the CLI: plan choice is made deliberate
 /// (`plan_cache_mode = force_custom_plan`, see DESIGN §10: a generic plan of the company-join
-/// query ran 132 ms against 4 ms), and interactive statements get their timeout.
-pub fn connect_options(url: &str, query: &QueryConfig) -> Result<PgConnectOptions, sqlx::Error> {
+/// query ran 132 ms against 4 ms), and a connection starts with the interactive class's
+/// statement timeout (the most frequent lease; other classes set theirs when they lease it).
+pub fn connect_options(url: &str, pool: &PoolConfig) -> Result<PgConnectOptions, sqlx::Error> {
     Ok(PgConnectOptions::from_str(url)?
         .application_name("rolodex")
         .options([
             ("plan_cache_mode", "force_custom_plan".to_owned()),
             (
                 "statement_timeout",
-                format!("{}ms", query.interactive_timeout_ms),
+                format!("{}ms", pool.statement_timeout_ms.interactive),
             ),
         ]))
 }
@@ -131,6 +137,7 @@ impl Pool {
                 closed: AtomicBool::new(false),
                 rations,
                 timeout: Duration::from_secs(config.timeout_secs),
+                statement_timeouts: config.statement_timeout_ms.clone(),
             }),
         };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -152,7 +159,10 @@ impl Pool {
     /// upkeep: migrations at start-up and health probes. Requests always [`Pool::lease`].
     pub async fn admin(&self) -> Result<Lease, sqlx::Error> {
         let deadline = Instant::now() + self.inner.timeout;
-        let conn = self.inner.take(deadline).await?;
+        let conn = self
+            .inner
+            .take(deadline, ADMIN_STATEMENT_TIMEOUT_MS)
+            .await?;
         Ok(Lease::new(conn, self.clone(), None))
     }
 
@@ -179,7 +189,8 @@ impl Pool {
             }
             Err(_elapsed) => return Err(exhausted()),
         };
-        let conn = match self.inner.take(deadline).await {
+        let statement_timeout_ms = class.statement_timeout_ms(&self.inner.statement_timeouts);
+        let conn = match self.inner.take(deadline, statement_timeout_ms).await {
             Ok(conn) => conn,
             Err(sqlx::Error::PoolTimedOut) => return Err(exhausted()),
             Err(sqlx::Error::PoolClosed) => {
@@ -261,9 +272,47 @@ impl Inner {
         self.max - self.slots.available_permits() as u32
     }
 
+    /// A fresh connection as [`connect_options`] opened it.
+    fn opened(&self, raw: PgConnection) -> Conn {
+        Conn {
+            raw,
+            born: Instant::now(),
+            statement_timeout_ms: self.statement_timeouts.interactive,
+        }
+    }
+
+    /// A ready connection whose session has the given `statement_timeout`.
+    async fn take(
+        &self,
+        deadline: Instant,
+        statement_timeout_ms: u64,
+    ) -> Result<Conn, sqlx::Error> {
+        let mut conn = self.take_any(deadline).await?;
+        if conn.statement_timeout_ms == statement_timeout_ms {
+            return Ok(conn);
+        }
+        let set = sqlx::query("SELECT set_config('statement_timeout', $1, false)")
+            .bind(format!("{statement_timeout_ms}ms"))
+            .execute(&mut conn.raw);
+        match tokio::time::timeout(CHECK_TIMEOUT, set).await {
+            Ok(Ok(_)) => {
+                conn.statement_timeout_ms = statement_timeout_ms;
+                Ok(conn)
+            }
+            Ok(Err(e)) => {
+                self.retire(conn, false).await;
+                Err(e)
+            }
+            Err(_elapsed) => {
+                self.retire(conn, false).await;
+                Err(sqlx::Error::PoolTimedOut)
+            }
+        }
+    }
+
     /// A ready connection: the most recently used idle one (checked by the lifecycle rules),
     /// else a new one if a slot is free, else wait for either until `deadline`.
-    async fn take(&self, deadline: Instant) -> Result<Conn, sqlx::Error> {
+    async fn take_any(&self, deadline: Instant) -> Result<Conn, sqlx::Error> {
         loop {
             if self.closed.load(Ordering::SeqCst) {
                 return Err(sqlx::Error::PoolClosed);
@@ -287,10 +336,7 @@ impl Inner {
                 return match tokio::time::timeout_at(deadline.into(), connect).await {
                     Ok(Ok(raw)) => {
                         slot.forget();
-                        Ok(Conn {
-                            raw,
-                            born: Instant::now(),
-                        })
+                        Ok(self.opened(raw))
                     }
                     Ok(Err(e)) => Err(e),
                     Err(_) => Err(sqlx::Error::PoolTimedOut),
@@ -382,10 +428,7 @@ async fn sweep(pool: Weak<Inner>) {
             match sqlx::ConnectOptions::connect(&inner.options).await {
                 Ok(raw) => {
                     slot.forget();
-                    inner.give_back(Conn {
-                        raw,
-                        born: Instant::now(),
-                    });
+                    inner.give_back(inner.opened(raw));
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "Could not open a warm connection.");

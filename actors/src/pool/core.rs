@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Rations;
+use crate::config::{Rations, StatementTimeouts};
 
 /// A class of database work, each with its own ration of connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -39,6 +39,15 @@ impl Class {
             Class::Interactive => rations.interactive,
             Class::Ingest => rations.ingest,
             Class::Jobs => rations.jobs,
+        }
+    }
+
+    /// This class's `statement_timeout`, in milliseconds (0: none).
+    pub fn statement_timeout_ms(self, timeouts: &StatementTimeouts) -> u64 {
+        match self {
+            Class::Interactive => timeouts.interactive,
+            Class::Ingest => timeouts.ingest,
+            Class::Jobs => timeouts.jobs,
         }
     }
 }
