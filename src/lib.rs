@@ -360,6 +360,7 @@ fn children(
                 drain: Duration::from_secs(config.gateway.drain_secs),
                 cache: Some(cache.clone()),
                 monitor: Some(monitor.clone()),
+                titles: normalize.titles.clone(),
             },
         }));
     }

@@ -98,6 +98,8 @@ struct Row {
     last_name: String,
     email: String,
     title: &'static str,
+    /// Index into `TITLES`, so the floor can write the title's canonical form as the daemon does.
+    title_index: usize,
     seniority: &'static str,
     departments: Vec<String>,
     created_at: chrono::DateTime<chrono::Utc>,
@@ -154,6 +156,7 @@ fn row(k: u64) -> Row {
         ),
         last_name: last,
         title: TITLES[((h >> 32) % 8) as usize],
+        title_index: ((h >> 32) % 8) as usize,
         seniority: SENIORITY[((h >> 40) % 6) as usize],
         departments: (0..1 + (h >> 48) % 2)
             .map(|i| DEPARTMENTS[((h >> (50 + i)) % 6) as usize].to_owned())
@@ -218,11 +221,14 @@ async fn measure(config: &Config, opts: &Options) -> Result<Report, BenchError> 
         )));
     }
 
+    // The daemon writes each title's canonical form beside it; so do the floor and baseline.
+    let (_, rules) = rolodex_actors::normalize::load(&config.normalize).map_err(setup)?;
+    let normalized = TITLES.map(|t| rules.normalize(t));
     eprintln!("COPY floor...");
-    let copy_secs = copy(&mut conn, opts.events).await?;
+    let copy_secs = copy(&mut conn, opts.events, &normalized).await?;
     eprintln!("Naive baseline...");
     let naive_rows = opts.naive_sample.max(1);
-    let naive_secs = naive(&mut conn, opts.events, naive_rows).await?;
+    let naive_secs = naive(&mut conn, opts.events, naive_rows, &normalized).await?;
     let _ = conn.close().await;
     Ok(Report {
         events: opts.events,
@@ -347,10 +353,11 @@ fn copy_text(s: &str) -> String {
     out
 }
 
-const COLUMNS: &str =
-    "uuid, first_name, last_name, email, title, seniority, departments, email_status, version, created_at";
+const COLUMNS: &str = "uuid, first_name, last_name, email, title, seniority, departments, \
+                       email_status, version, created_at, title_normalized";
 
-async fn copy(conn: &mut PgConnection, n: u64) -> Result<f64, BenchError> {
+/// COPY of `n` rows; `normalized` holds each of `TITLES` in canonical form.
+async fn copy(conn: &mut PgConnection, n: u64, normalized: &[String]) -> Result<f64, BenchError> {
     sqlx::raw_sql(
         "DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (LIKE contacts INCLUDING ALL)",
     )
@@ -364,7 +371,7 @@ async fn copy(conn: &mut PgConnection, n: u64) -> Result<f64, BenchError> {
     for k in 0..n {
         let r = row(k);
         buf.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\tverified\t1\t{}\n",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\tverified\t1\t{}\t{}\n",
             r.uuid,
             copy_text(r.first_name),
             copy_text(&r.last_name),
@@ -373,6 +380,7 @@ async fn copy(conn: &mut PgConnection, n: u64) -> Result<f64, BenchError> {
             copy_text(r.seniority),
             copy_text(&array_literal(&r.departments)),
             r.created_at.to_rfc3339(),
+            copy_text(&normalized[r.title_index]),
         ));
         if buf.len() > 1 << 20 {
             copy.send(std::mem::take(&mut buf).into_bytes()).await?;
@@ -385,11 +393,18 @@ async fn copy(conn: &mut PgConnection, n: u64) -> Result<f64, BenchError> {
 
 /// One-row INSERTs of `n` new rows into the table COPY filled, so the indexes are as large as
 /// the daemon's at the end of its run.
-async fn naive(conn: &mut PgConnection, first: u64, n: u64) -> Result<f64, BenchError> {
+async fn naive(
+    conn: &mut PgConnection,
+    first: u64,
+    n: u64,
+    normalized: &[String],
+) -> Result<f64, BenchError> {
     let sql = format!(
-        "INSERT INTO bench_copy ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, 'verified', 1, $8) \
+        "INSERT INTO bench_copy ({COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'verified', 1, $8, $9) \
          ON CONFLICT (uuid) DO UPDATE SET first_name = excluded.first_name, \
          last_name = excluded.last_name, email = excluded.email, title = excluded.title, \
+         title_normalized = excluded.title_normalized, \
          seniority = excluded.seniority, departments = excluded.departments, \
          version = excluded.version WHERE bench_copy.version < excluded.version"
     );
@@ -412,6 +427,7 @@ async fn naive(conn: &mut PgConnection, first: u64, n: u64) -> Result<f64, Bench
                 .bind(r.seniority)
                 .bind(&r.departments)
                 .bind(r.created_at)
+                .bind(&normalized[r.title_index])
                 .execute(&mut *tx)
                 .await?;
             k += 1;

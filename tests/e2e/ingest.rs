@@ -242,6 +242,7 @@ async fn a_delete_racing_another_instances_insert_waits_for_it_and_wins() {
         Entity::Contact,
         Op::Upserted,
         json!({"uuid": u(7), "version": 5, "data": {"first_name": "elsewhere"}}),
+        &str::to_owned,
     )
     .expect("a valid event");
     let mut other = i.db.begin().await.unwrap();
@@ -331,6 +332,55 @@ async fn partial_updates_keep_other_fields() {
         .await
         .unwrap();
     assert!(ts.contains("countess"), "{ts}");
+    i.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_events_title_lands_with_its_canonical_form_in_the_same_write() {
+    let mut config = test_config("ing_title");
+    config.normalize.backfill_ms = 0; // no backfill: only the event's own write can fill it
+    let i = Instance::start_with(config).await;
+    let canonical = || async {
+        sqlx::query_scalar::<_, Option<String>>(
+            "SELECT title_normalized FROM contacts WHERE uuid = $1::uuid",
+        )
+        .bind(u(1))
+        .fetch_one(&i.db)
+        .await
+        .unwrap()
+    };
+    let upsert = |version: i64, data: Value| {
+        publish(
+            &i,
+            "contact.upserted",
+            json!({"uuid": u(1), "version": version, "data": data}),
+        )
+    };
+    upsert(1, json!({"first_name": "Ada", "title": "VP Sales"})).await;
+    wait_settled(&i).await;
+    assert_eq!(
+        canonical().await.as_deref(),
+        Some("vice president of sales")
+    );
+
+    upsert(2, json!({"last_name": "Lovelace"})).await;
+    wait_settled(&i).await;
+    assert_eq!(
+        canonical().await.as_deref(),
+        Some("vice president of sales"),
+        "an event without a title keeps the stored canonical one"
+    );
+
+    upsert(3, json!({"title": "Sr. SW Eng"})).await;
+    wait_settled(&i).await;
+    assert_eq!(
+        canonical().await.as_deref(),
+        Some("senior software engineer")
+    );
+
+    upsert(4, json!({"title": null})).await;
+    wait_settled(&i).await;
+    assert_eq!(canonical().await, None);
     i.stop().await.unwrap();
 }
 

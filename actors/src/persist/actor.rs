@@ -18,6 +18,7 @@ use super::core::{
 };
 use super::write::{apply, Failure};
 use crate::config::PersistConfig;
+use crate::normalize::TitleCache;
 use crate::pool::Pool;
 use crate::wire::{headers, Codec, RequestMeta};
 
@@ -42,6 +43,8 @@ pub struct PersistArgs {
     pub cache: Option<crate::cache::Handle>,
     /// Where batch sizes, applied events and dead letters are counted.
     pub monitor: Option<crate::monitor::Monitor>,
+    /// Canonical job titles, written with each event's `title`.
+    pub titles: Arc<TitleCache>,
 }
 
 /// Errors setting up or running the consumer; each ends the actor, which the supervisor
@@ -127,6 +130,7 @@ struct Ctx {
     config: PersistConfig,
     cache: Option<crate::cache::Handle>,
     monitor: Option<crate::monitor::Monitor>,
+    titles: Arc<TitleCache>,
 }
 
 pub enum PersistMsg {
@@ -166,6 +170,7 @@ impl Actor for PersistActor {
             config: args.config,
             cache: args.cache,
             monitor: args.monitor,
+            titles: args.titles,
         });
         tracing::info!(stream = %name, consumer = CONSUMER, "Consuming events.");
         let task = tokio::spawn(async move {
@@ -363,7 +368,10 @@ fn decode(ctx: &Ctx, msg: &jetstream::Message) -> Result<Event, String> {
         .codec
         .decode(meta, negotiated, &msg.payload)
         .map_err(|e| e.to_string())?;
-    validate(entity, op, body).map_err(|e| e.0)
+    validate(entity, op, body, &|title| {
+        ctx.titles.normalize(title).to_string()
+    })
+    .map_err(|e| e.0)
 }
 
 /// Write one batch; on a data failure split it until the bad event is alone. False when the

@@ -312,12 +312,14 @@ mod tests {
             Op::Upserted,
             json!({"uuid": u, "version": 2, "data": {"last_name": null, "departments": ["R&D"],
                 "metadata": {"city": "Oslo"}}}),
+            &str::to_owned,
         )
         .unwrap();
         let b = validate(
             Entity::Contact,
             Op::Upserted,
             json!({"uuid": u, "version": 3, "data": {}}),
+            &str::to_owned,
         )
         .unwrap();
         let rows = upsert_arrays(Entity::Contact, &[&a, &b]);
