@@ -9,6 +9,10 @@
 //! 4. one-row-at-a-time `INSERT ... ON CONFLICT` of a sample of new rows in 200-row
 //!    transactions into that same COPY-filled table (the naive baseline), reported as a rate.
 //!
+//! Each phase starts from a fresh `CHECKPOINT` and records the WAL it wrote and the checkpoints
+//! it caused: on a small `max_wal_size`, full-page images after each checkpoint can outweigh
+//! the rows themselves, and that is the server's configuration, not the writer.
+//!
 //! Everything it creates (database, stream) is removed at the end unless `keep` is set.
 
 use std::time::{Duration, Instant};
@@ -44,8 +48,10 @@ pub struct Report {
     pub daemon_secs: f64,
     pub daemon_per_sec: f64,
     pub daemon_peak_kib: u64,
+    pub daemon_wal: Wal,
     pub copy_secs: f64,
     pub copy_per_sec: f64,
+    pub copy_wal: Wal,
     pub naive_rows: u64,
     pub naive_per_sec: f64,
 }
@@ -55,8 +61,8 @@ impl Report {
         format!(
             "events                     {}\n\
              publish                    {:.0} events/s\n\
-             daemon (events → rows)     {:.0} rows/s  ({:.1} s, peak RSS {} MiB)\n\
-             COPY floor                 {:.0} rows/s  ({:.1} s)\n\
+             daemon (events → rows)     {:.0} rows/s  ({:.1} s, peak RSS {} MiB, {})\n\
+             COPY floor                 {:.0} rows/s  ({:.1} s, {})\n\
              naive 1-row INSERTs        {:.0} rows/s  ({} rows, 200 per transaction)\n\
              daemon / COPY              {:.0}%\n\
              daemon / naive             {:.1}x\n",
@@ -65,14 +71,60 @@ impl Report {
             self.daemon_per_sec,
             self.daemon_secs,
             self.daemon_peak_kib / 1024,
+            self.daemon_wal.render(self.events),
             self.copy_per_sec,
             self.copy_secs,
+            self.copy_wal.render(self.events),
             self.naive_per_sec,
             self.naive_rows,
             100.0 * self.daemon_per_sec / self.copy_per_sec,
             self.daemon_per_sec / self.naive_per_sec,
         )
     }
+}
+
+/// What one phase cost the server's write-ahead log.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Wal {
+    pub bytes: f64,
+    pub checkpoints: i64,
+}
+
+impl Wal {
+    fn render(&self, rows: u64) -> String {
+        format!(
+            "WAL {:.1} KiB/row, {} checkpoints",
+            self.bytes / 1024.0 / rows.max(1) as f64,
+            self.checkpoints
+        )
+    }
+}
+
+/// The WAL position and the checkpoint count, after a checkpoint of its own so every phase
+/// starts with the same (empty) set of pages owing a full-page image.
+async fn wal_mark(conn: &mut PgConnection) -> Result<(String, i64), BenchError> {
+    sqlx::raw_sql("CHECKPOINT").execute(&mut *conn).await?;
+    Ok(sqlx::query_as(
+        "SELECT pg_current_wal_lsn()::text, \
+         (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)",
+    )
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// What was written since `mark` (the checkpoint count includes the next mark's own).
+async fn wal_since(conn: &mut PgConnection, mark: &(String, i64)) -> Result<Wal, BenchError> {
+    let (bytes, checkpoints): (f64, i64) = sqlx::query_as(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8, \
+         (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)",
+    )
+    .bind(&mark.0)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Wal {
+        bytes,
+        checkpoints: checkpoints - mark.1,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -210,7 +262,9 @@ async fn measure(config: &Config, opts: &Options) -> Result<Report, BenchError> 
     let publish_per_sec = opts.events as f64 / started.elapsed().as_secs_f64();
 
     eprintln!("Starting the daemon and applying...");
+    let mark = wal_mark(&mut conn).await?;
     let (daemon_secs, daemon_peak_kib) = daemon(config, opts, &nats).await?;
+    let daemon_wal = wal_since(&mut conn, &mark).await?;
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts")
         .fetch_one(&mut conn)
         .await?;
@@ -225,7 +279,15 @@ async fn measure(config: &Config, opts: &Options) -> Result<Report, BenchError> 
     let (_, rules) = rolodex_actors::normalize::load(&config.normalize).map_err(setup)?;
     let normalized = TITLES.map(|t| rules.normalize(t));
     eprintln!("COPY floor...");
+    sqlx::raw_sql(
+        "DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (LIKE contacts INCLUDING ALL)",
+    )
+    .execute(&mut conn)
+    .await?;
+    let mark = wal_mark(&mut conn).await?;
     let copy_secs = copy(&mut conn, opts.events, &normalized).await?;
+    let copy_wal = wal_since(&mut conn, &mark).await?;
+    wal_mark(&mut conn).await?; // the naive baseline starts from a checkpoint too
     eprintln!("Naive baseline...");
     let naive_rows = opts.naive_sample.max(1);
     let naive_secs = naive(&mut conn, opts.events, naive_rows, &normalized).await?;
@@ -236,8 +298,10 @@ async fn measure(config: &Config, opts: &Options) -> Result<Report, BenchError> 
         daemon_secs,
         daemon_per_sec: opts.events as f64 / daemon_secs,
         daemon_peak_kib,
+        daemon_wal,
         copy_secs,
         copy_per_sec: opts.events as f64 / copy_secs,
+        copy_wal,
         naive_rows,
         naive_per_sec: naive_rows as f64 / naive_secs,
     })
@@ -356,13 +420,8 @@ fn copy_text(s: &str) -> String {
 const COLUMNS: &str = "uuid, first_name, last_name, email, title, seniority, departments, \
                        email_status, version, created_at, title_normalized";
 
-/// COPY of `n` rows; `normalized` holds each of `TITLES` in canonical form.
+/// COPY of `n` rows into the empty `bench_copy`; `normalized` holds each of `TITLES` in canonical form.
 async fn copy(conn: &mut PgConnection, n: u64, normalized: &[String]) -> Result<f64, BenchError> {
-    sqlx::raw_sql(
-        "DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (LIKE contacts INCLUDING ALL)",
-    )
-    .execute(&mut *conn)
-    .await?;
     let started = Instant::now();
     let mut copy = conn
         .copy_in_raw(&format!("COPY bench_copy ({COLUMNS}) FROM STDIN"))
