@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer::pull, AckKind};
 use async_nats::HeaderMap;
-use futures::StreamExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
@@ -16,6 +15,7 @@ use super::core::{
     changes_subject, dead_letter_subject, halves, lane, nak_delay, notices, parse_subject,
     stream_name, stream_subjects, validate, Batcher, Event, CONSUMER,
 };
+use super::pull::Puller;
 use super::write::{apply, Failure};
 use crate::config::PersistConfig;
 use crate::normalize::TitleCache;
@@ -226,14 +226,8 @@ async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), PersistError> {
     let cfg = &ctx.config;
-    let mut messages = consumer
-        .stream()
-        .max_messages_per_batch(cfg.batch_size.min(cfg.max_in_flight))
-        .heartbeat(Duration::from_secs(5))
-        .expires(Duration::from_secs(30))
-        .messages()
-        .await
-        .map_err(|e| PersistError::Consume(e.to_string()))?;
+    let size = (cfg.batch_size * cfg.writers).min(cfg.max_in_flight);
+    let mut puller = Puller::new(jetstream::new(ctx.client.clone()), consumer, size).await?;
     // One lane per writer, chosen by uuid: the events of one entity are always written by the
     // same lane, one batch at a time, so two transactions of this instance never race on an
     // entity (an insert racing a delete could otherwise miss the other's tombstone).
@@ -249,6 +243,10 @@ async fn run(
             .filter_map(|l| batchers[l].deadline())
             .min();
         let room = batchers.iter().all(|b| b.len() < cfg.batch_size);
+        if room {
+            // Outside the select: a pull request half made must not be dropped by another branch.
+            puller.request().await?;
+        }
         tokio::select! {
             biased;
             _ = stop.changed() => break,
@@ -265,21 +263,14 @@ async fn run(
                 }
             }
             _ = sleep_until(deadline), if deadline.is_some() => {}
-            next = messages.next(), if room => match next {
-                Some(Ok(msg)) => {
+            next = puller.next(), if room => {
+                if let Some(msg) = next? {
                     if let Some(p) = accept(&ctx, msg).await {
                         let l = lane(p.event.uuid, lanes);
                         batchers[l].push(p, Instant::now());
                     }
                 }
-                Some(Err(e)) => match e.kind() {
-                    pull::MessagesErrorKind::MissingHeartbeat => {
-                        tracing::debug!("Missed a heartbeat from the events consumer.");
-                    }
-                    _ => return Err(PersistError::Consume(e.to_string())),
-                },
-                None => return Err(PersistError::Consume("the message stream ended".into())),
-            },
+            }
         }
         let now = Instant::now();
         for l in 0..lanes {

@@ -24,6 +24,7 @@
 
 mod actor;
 pub mod core;
+mod pull;
 mod write;
 
 pub use actor::{
