@@ -10,6 +10,7 @@ use rolodex_actors::cache::{self, Tables};
 use rolodex_actors::normalize::TitleCache;
 use rolodex_actors::pool::{Class, Pool};
 use sqlx::Row;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 /// Rows normalised per transaction.
@@ -66,7 +67,8 @@ pub async fn run(pool: Pool, titles: Arc<TitleCache>, cache: cache::Handle, ever
     loop {
         tick.tick().await;
         loop {
-            match titles_once(&pool, &titles).await {
+            let span = tracing::info_span!("job", kind = "title_backfill");
+            match titles_once(&pool, &titles).instrument(span).await {
                 Ok(0) => break,
                 Ok(n) => {
                     cache.invalidate(Tables::of_change("contacts")).await;

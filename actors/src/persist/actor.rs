@@ -10,6 +10,7 @@ use async_nats::HeaderMap;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
+use tracing::Instrument as _;
 
 use super::core::{
     changes_subject, dead_letter_subject, halves, lane, nak_delay, notices, parse_subject,
@@ -278,7 +279,9 @@ async fn run(
                 busy[l] = true;
                 let batch = batchers[l].take();
                 let ctx = ctx.clone();
-                writers.spawn(async move { (l, write(ctx, batch).await) });
+                // One span per batch, so its log lines (splits, dead letters) say which batch.
+                let span = tracing::info_span!("batch", lane = l, events = batch.len());
+                writers.spawn(async move { (l, write(ctx, batch).await) }.instrument(span));
             }
         }
     }
