@@ -186,3 +186,39 @@ async fn each_class_runs_under_its_own_statement_timeout_on_a_shared_connection(
     drop(lease);
     finish(config, pool).await;
 }
+
+#[tokio::test]
+async fn a_lease_abandoned_while_its_connection_is_readied_gives_its_slot_back() {
+    let proxy = crate::proxy::Proxy::start("127.0.0.1:5432").await;
+    let (mut config, _) = one_connection_pool("pool_abandon").await;
+    let db_name = config.database.url.rsplit('/').next().unwrap().to_owned();
+    config.database.url = format!("postgres://postgres@127.0.0.1:{}/{db_name}", proxy.port);
+    config.pool.timeout_secs = 2;
+    let options = connect_options(&config.database.url, &config.pool).unwrap();
+    let pool = Pool::new(&config.pool, options);
+    let mut lease = pool.lease(Class::Interactive).await.unwrap();
+    let pid = backend_pid(&mut lease).await;
+    lease.settle();
+    drop(lease);
+
+    // PostgreSQL hangs while the connection is given the ingest class's timeout, and the
+    // lease is abandoned meanwhile, as at a request's deadline.
+    proxy.freeze();
+    let abandoned =
+        tokio::time::timeout(Duration::from_millis(300), pool.lease(Class::Ingest)).await;
+    assert!(
+        abandoned.is_err(),
+        "the lease was still readying its connection"
+    );
+    proxy.thaw();
+
+    // The pool's one slot is free again: a new connection, not a wait into pool_exhausted.
+    let mut lease = pool
+        .lease(Class::Ingest)
+        .await
+        .expect("the abandoned connection's slot came back");
+    assert_ne!(backend_pid(&mut lease).await, pid, "a new connection");
+    lease.settle();
+    drop(lease);
+    finish(config, pool).await;
+}

@@ -287,24 +287,26 @@ impl Inner {
         deadline: Instant,
         statement_timeout_ms: u64,
     ) -> Result<Conn, sqlx::Error> {
-        let mut conn = self.take_any(deadline).await?;
+        let conn = self.take_any(deadline).await?;
         if conn.statement_timeout_ms == statement_timeout_ms {
             return Ok(conn);
         }
+        let mut claim = Claim::new(self, conn);
         let set = sqlx::query("SELECT set_config('statement_timeout', $1, false)")
             .bind(format!("{statement_timeout_ms}ms"))
-            .execute(&mut conn.raw);
+            .execute(&mut claim.conn().raw);
         match tokio::time::timeout(CHECK_TIMEOUT, set).await {
             Ok(Ok(_)) => {
+                let mut conn = claim.keep();
                 conn.statement_timeout_ms = statement_timeout_ms;
                 Ok(conn)
             }
             Ok(Err(e)) => {
-                self.retire(conn, false).await;
+                self.retire(claim.keep(), false).await;
                 Err(e)
             }
             Err(_elapsed) => {
-                self.retire(conn, false).await;
+                self.retire(claim.keep(), false).await;
                 Err(sqlx::Error::PoolTimedOut)
             }
         }
@@ -320,13 +322,16 @@ impl Inner {
             // Registered before looking, so a return in between is not missed.
             let waiting = self.returned.notified();
             let next = self.lock_idle().pop();
-            if let Some(Idle { mut conn, since }) = next {
+            if let Some(Idle { conn, since }) = next {
                 match self.lifecycle.handout(conn.born.elapsed(), since.elapsed()) {
                     Handout::Use => return Ok(conn),
-                    Handout::PingFirst => match check(&mut conn.raw).await {
-                        Ok(()) => return Ok(conn),
-                        Err(_) => self.retire(conn, false).await,
-                    },
+                    Handout::PingFirst => {
+                        let mut claim = Claim::new(self, conn);
+                        match check(&mut claim.conn().raw).await {
+                            Ok(()) => return Ok(claim.keep()),
+                            Err(_) => self.retire(claim.keep(), false).await,
+                        }
+                    }
                     Handout::Retire => self.retire(conn, true).await,
                 }
                 continue;
@@ -377,6 +382,45 @@ impl Inner {
         }
         self.slots.add_permits(1);
         self.returned.notify_one();
+    }
+}
+
+/// A connection being made ready for a lease (pinged, or given its class's timeout). If the
+/// lease is abandoned meanwhile (its future dropped at a request's deadline), the connection
+/// goes with it and its slot comes back, so an abandoned lease never shrinks the pool.
+struct Claim<'a> {
+    inner: &'a Inner,
+    conn: Option<Conn>,
+}
+
+impl<'a> Claim<'a> {
+    fn new(inner: &'a Inner, conn: Conn) -> Self {
+        Self {
+            inner,
+            conn: Some(conn),
+        }
+    }
+
+    fn conn(&mut self) -> &mut Conn {
+        self.conn
+            .as_mut()
+            .expect("a claim holds its connection until kept")
+    }
+
+    /// The work on the connection finished: it is the caller's again.
+    fn keep(mut self) -> Conn {
+        self.conn
+            .take()
+            .expect("a claim holds its connection until kept")
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if self.conn.take().is_some() {
+            self.inner.slots.add_permits(1);
+            self.inner.returned.notify_one();
+        }
     }
 }
 
