@@ -159,7 +159,8 @@ pub struct WireConfig {
     pub max_decompressed_bytes: usize,
     /// Replies larger than this are compressed when the caller accepts zstd.
     pub compress_threshold_bytes: usize,
-    /// zstd level for replies (1 is fastest; 3 is zstd's default).
+    /// zstd level for replies: 1 is the fastest regular level, -1..-7 trade ratio for speed
+    /// (zstd's "fast" levels), 3 is zstd's default.
     pub zstd_level: i32,
 }
 
@@ -502,9 +503,9 @@ impl Config {
             "must be at least wire.max_request_bytes",
         );
         check(
-            (1..=19).contains(&self.wire.zstd_level),
+            (-7..=19).contains(&self.wire.zstd_level),
             "wire.zstd_level",
-            "must be between 1 and 19",
+            "must be between -7 and 19",
         );
         check(
             self.query.default_limit >= 1 && self.query.default_limit <= self.query.max_limit,

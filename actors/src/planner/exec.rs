@@ -13,6 +13,7 @@ use super::core::datum::{Cells, Datum, Row, Shape};
 use super::core::fields::{Entity, Field, Kind};
 use super::core::sql::{PagePlan, Sql};
 use crate::error::ApiError;
+use crate::wire::timestamp::Rfc3339;
 
 /// Bind every value of a statement, in `$n` order.
 pub fn arguments(binds: &[Datum]) -> Result<PgArguments, ApiError> {
@@ -159,7 +160,7 @@ impl Cells for PgItem {
             Kind::Int => s.serialize_i32(get(r, i)?),
             Kind::BigInt => s.serialize_i64(get(r, i)?),
             Kind::Real => s.serialize_f32(get(r, i)?),
-            Kind::Timestamp => get::<DateTime<Utc>, _>(r, i)?.serialize(s),
+            Kind::Timestamp => Rfc3339(&get::<DateTime<Utc>, _>(r, i)?).serialize(s),
             Kind::Uuid => get::<Uuid, _>(r, i)?.serialize(s),
             Kind::TextArray => get::<Vec<String>, _>(r, i)?.serialize(s),
         }

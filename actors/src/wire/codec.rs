@@ -126,14 +126,14 @@ impl Codec {
         negotiated: Negotiated,
         value: &T,
     ) -> Result<Encoded, ApiError> {
-        let raw = encode_body(negotiated.content_type, value)?;
-        let zstd = negotiated.accepts_zstd && raw.len() > self.limits.compress_threshold_bytes;
-        let body = if zstd {
-            compress(&raw, self.limits.zstd_level)
-                .map_err(|e| ApiError::Internal(format!("zstd compression failed: {e}")))?
-        } else {
-            raw
-        };
+        let (body, zstd) = with_encoded(negotiated.content_type, value, |raw| {
+            if negotiated.accepts_zstd && raw.len() > self.limits.compress_threshold_bytes {
+                compress(raw, self.limits.zstd_level).map(|body| (body, true))
+            } else {
+                Ok((raw.to_vec(), false))
+            }
+        })?
+        .map_err(|e| ApiError::Internal(format!("zstd compression failed: {e}")))?;
         Ok(Encoded {
             body,
             content_type: negotiated.content_type.mime(),
@@ -244,20 +244,52 @@ pub fn encode_body<T: Serialize>(
     content_type: ContentType,
     value: &T,
 ) -> Result<Vec<u8>, ApiError> {
-    match content_type {
-        ContentType::Json => serde_json::to_vec(value)
-            .map_err(|e| ApiError::Internal(format!("JSON encoding failed: {e}"))),
-        ContentType::MsgPack => {
-            let mut buf = Vec::with_capacity(256);
-            let mut ser = rmp_serde::Serializer::new(&mut buf)
-                .with_struct_map()
-                .with_human_readable();
-            value
-                .serialize(&mut ser)
-                .map_err(|e| ApiError::Internal(format!("MessagePack encoding failed: {e}")))?;
-            Ok(buf)
+    with_encoded(content_type, value, <[u8]>::to_vec)
+}
+
+/// A scratch buffer kept by each thread above this capacity is dropped after use, so one
+/// large stream chunk does not pin its memory.
+const SCRATCH_KEPT_BYTES: usize = 1 << 20;
+
+thread_local! {
+    /// Where replies are serialised: reused, so a page is not built through a chain of
+    /// doubling reallocations and then copied once more into the compressor.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Serialize `value` into this thread's scratch buffer and hand the bytes to `use_bytes`.
+fn with_encoded<T: Serialize, R>(
+    content_type: ContentType,
+    value: &T,
+    use_bytes: impl FnOnce(&[u8]) -> R,
+) -> Result<R, ApiError> {
+    SCRATCH.with(|cell| {
+        // A serializer that somehow re-enters gets a buffer of its own.
+        let mut own = Vec::new();
+        let mut borrowed = cell.try_borrow_mut();
+        let buf = match borrowed.as_deref_mut() {
+            Ok(buf) => buf,
+            Err(_) => &mut own,
+        };
+        buf.clear();
+        let written = match content_type {
+            ContentType::Json => serde_json::to_writer(&mut *buf, value)
+                .map_err(|e| ApiError::Internal(format!("JSON encoding failed: {e}"))),
+            ContentType::MsgPack => {
+                let mut ser = rmp_serde::Serializer::new(&mut *buf)
+                    .with_struct_map()
+                    .with_human_readable();
+                value
+                    .serialize(&mut ser)
+                    .map_err(|e| ApiError::Internal(format!("MessagePack encoding failed: {e}")))
+            }
+        };
+        let out = written.map(|()| use_bytes(buf));
+        if buf.capacity() > SCRATCH_KEPT_BYTES {
+            *buf = Vec::new();
         }
-    }
+        out
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! banned in `clippy.toml` so [`codec::decompress_bounded`] stays the only way in.
 
 pub mod codec;
+pub mod timestamp;
 
 pub use codec::{Codec, ContentType, Encoded, Negotiated, RequestMeta};
 

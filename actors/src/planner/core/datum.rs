@@ -5,6 +5,7 @@ use serde::{ser::SerializeMap, Deserialize, Serialize, Serializer};
 use uuid::Uuid;
 
 use super::fields::{Entity, Field, Table};
+use crate::wire::timestamp::Rfc3339;
 
 /// One SQL value. Binds are always of these types, never spliced into SQL text.
 ///
@@ -62,12 +63,12 @@ impl Serialize for Plain<'_> {
             Datum::BigInt(v) => s.serialize_i64(*v),
             Datum::Float(v) => s.serialize_f32(*v),
             Datum::Text(v) => s.serialize_str(v),
-            Datum::Timestamp(v) => v.serialize(s),
+            Datum::Timestamp(v) => Rfc3339(v).serialize(s),
             Datum::Uuid(v) => v.serialize(s),
             Datum::TextArray(v) => v.serialize(s),
             Datum::IntArray(v) => v.serialize(s),
             Datum::UuidArray(v) => v.serialize(s),
-            Datum::TimestampArray(v) => v.serialize(s),
+            Datum::TimestampArray(v) => s.collect_seq(v.iter().map(Rfc3339)),
         }
     }
 }
