@@ -175,7 +175,7 @@ impl Actor for PersistActor {
         });
         tracing::info!(stream = %name, consumer = CONSUMER, "Consuming events.");
         let task = tokio::spawn(async move {
-            if let Err(e) = run(ctx, consumer, stopped).await {
+            if let Err(e) = run(ctx, js, consumer, stopped).await {
                 tracing::warn!(error = %e, "Event consumer failed.");
                 let _ = me.send_message(PersistMsg::LoopFailed(e.to_string()));
             }
@@ -223,12 +223,13 @@ impl Actor for PersistActor {
 /// `writers` writer tasks, pause pulling while the database is down.
 async fn run(
     ctx: Arc<Ctx>,
+    js: jetstream::Context,
     consumer: jetstream::consumer::Consumer<pull::Config>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), PersistError> {
     let cfg = &ctx.config;
     let size = (cfg.batch_size * cfg.writers).min(cfg.max_in_flight);
-    let mut puller = Puller::new(jetstream::new(ctx.client.clone()), consumer, size).await?;
+    let mut puller = Puller::new(js, consumer, size).await?;
     // One lane per writer, chosen by uuid: the events of one entity are always written by the
     // same lane, one batch at a time, so two transactions of this instance never race on an
     // entity (an insert racing a delete could otherwise miss the other's tombstone).
