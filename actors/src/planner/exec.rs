@@ -99,6 +99,9 @@ pub struct PgItem {
     entity: Entity,
     columns: Arc<[&'static Field]>,
     row: PgRow,
+    /// Bit `i` set: column `i` is null. Read once per cell here, because the wire shape asks
+    /// a cell whether it is null more than once and each `try_get_raw` builds a value.
+    nulls: u64,
 }
 
 impl PgItem {
@@ -106,10 +109,16 @@ impl PgItem {
     pub fn all(entity: Entity, columns: &[&'static Field], rows: Vec<PgRow>) -> Vec<PgItem> {
         let columns: Arc<[&'static Field]> = columns.into();
         rows.into_iter()
-            .map(|row| PgItem {
-                entity,
-                columns: columns.clone(),
-                row,
+            .map(|row| {
+                let nulls = (0..columns.len().min(NULL_BITS))
+                    .filter(|&i| raw_is_null(&row, i))
+                    .fold(0u64, |mask, i| mask | 1 << i);
+                PgItem {
+                    entity,
+                    columns: columns.clone(),
+                    row,
+                    nulls,
+                }
             })
             .collect()
     }
@@ -118,6 +127,13 @@ impl PgItem {
     pub fn to_row(&self) -> Result<Row, ApiError> {
         row(self.entity, &self.columns, &self.row)
     }
+}
+
+/// Columns whose nullness a [`PgItem`] keeps as bits (a projection has fewer).
+const NULL_BITS: usize = u64::BITS as usize;
+
+fn raw_is_null(row: &PgRow, i: usize) -> bool {
+    row.try_get_raw(i).map_or(true, |v| v.is_null())
 }
 
 impl std::fmt::Debug for PgItem {
@@ -140,7 +156,11 @@ impl Cells for PgItem {
         self.columns[i]
     }
     fn is_null(&self, i: usize) -> bool {
-        self.row.try_get_raw(i).map_or(true, |v| v.is_null())
+        if i < NULL_BITS {
+            self.nulls & (1 << i) != 0
+        } else {
+            raw_is_null(&self.row, i)
+        }
     }
     fn serialize_value<S: Serializer>(&self, i: usize, s: S) -> Result<S::Ok, S::Error> {
         // The columns' types are fixed by the whitelist that built the SQL, so the per-cell
