@@ -272,7 +272,7 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
         .await
         .map_err(|e| BenchError::Nats(e.to_string()))?;
 
-    let wire = super::wire_size::measure(&planner, &single, opts.config.wire.zstd_level).await?;
+    let wire = super::wire_size::measure(&planner, &single, &opts.config.wire).await?;
     let mut sizes = vec![100];
     sizes.extend(
         wire.iter()

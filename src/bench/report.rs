@@ -240,6 +240,7 @@ pub fn queries_markdown(r: &QueriesResults) -> String {
         ]);
     }
     out.push_str(&t.markdown());
+    out.push_str(&encode_cost_table(&r.wire));
     let notes: Vec<String> = r
         .classes
         .iter()
@@ -397,4 +398,32 @@ fn bars(
         .map_err(|e| e.to_string())?;
     root.present().map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// What encoding each page costs the daemon (median µs through its codec), if measured.
+fn encode_cost_table(wire: &[super::wire_size::WireSize]) -> String {
+    let mut pages: Vec<(usize, &str)> = wire.iter().map(|w| (w.rows, w.shape.as_str())).collect();
+    pages.dedup();
+    let encodings = ["json", "msgpack", "msgpack+zstd"];
+    let mut t = Table::new(&["page", "JSON", "MessagePack", "MessagePack+zstd"]);
+    let mut any = false;
+    for (rows, shape) in pages {
+        let mut row = vec![format!("{rows} rows, {shape} fields")];
+        for enc in encodings {
+            let us = wire
+                .iter()
+                .find(|w| w.rows == rows && w.shape == shape && w.encoding == enc)
+                .and_then(|w| w.encode_us);
+            any |= us.is_some();
+            row.push(us.map_or("-".into(), |us| format!("{us:.1}")));
+        }
+        t.row(row);
+    }
+    if !any {
+        return String::new();
+    }
+    format!(
+        "\n### Encoding cost (µs per page, the daemon's codec, median)\n\n{}",
+        t.markdown()
+    )
 }

@@ -1,15 +1,19 @@
 //! Wire size of result pages: a 25-row and a 1,000-row page of contacts, with the default
 //! fields and with every field (company and both metadata tables joined), encoded as JSON,
-//! MessagePack, MessagePack + zstd (at the daemon's level) and JSON + gzip (level 6).
+//! MessagePack, MessagePack + zstd (at the daemon's level) and JSON + gzip (level 6); and
+//! what encoding each page costs the daemon (its codec, from the rows PostgreSQL sent).
 
 use std::io::Write as _;
+use std::time::{Duration, Instant};
 
+use rolodex_actors::config::WireConfig;
 use rolodex_actors::model::{Page, SearchRequest};
 use rolodex_actors::planner::core::fields::Entity;
 use rolodex_actors::planner::core::Planner;
 use rolodex_actors::planner::exec;
+use rolodex_actors::planner::exec::PgItem;
 use rolodex_actors::wire::codec::encode_body;
-use rolodex_actors::wire::ContentType;
+use rolodex_actors::wire::{Codec, ContentType, Negotiated};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -23,14 +27,21 @@ pub struct WireSize {
     pub shape: String,
     pub encoding: String,
     pub bytes: usize,
+    /// Median time the daemon's codec takes to encode the page in this encoding (µs; not
+    /// measured for JSON + gzip, which the daemon does not speak).
+    pub encode_us: Option<f64>,
 }
+
+/// Encodings timed: one page time enough to get a stable median, within a few seconds in all.
+const TIMED_PAGES: [(usize, usize); 2] = [(25, 400), (1000, 20)];
 
 /// Measure every page shape and encoding.
 pub async fn measure(
     planner: &Planner,
     pool: &PgPool,
-    zstd_level: i32,
+    wire: &WireConfig,
 ) -> Result<Vec<WireSize>, BenchError> {
+    let codec = Codec::new(wire.clone());
     let all: Vec<&str> = Entity::Contacts
         .fields()
         .filter(|f| f.column != "text_search")
@@ -39,13 +50,21 @@ pub async fn measure(
     let mut out = Vec::new();
     for rows in [25usize, 1000] {
         for (shape, fields) in [("default", Value::Null), ("full", json!(all))] {
-            let page = page(planner, pool, rows, fields).await?;
-            for (encoding, bytes) in encodings(&page, zstd_level)? {
+            let req: SearchRequest =
+                serde_json::from_value(json!({"limit": rows, "fields": fields}))
+                    .map_err(|e| invalid(e.to_string()))?;
+            let page = page(planner, pool, &req).await?;
+            for (encoding, bytes) in encodings(&page, wire.zstd_level)? {
+                let encode_us = match negotiated(encoding) {
+                    Some(n) => Some(encode_cost(planner, pool, &req, &codec, n).await?),
+                    None => None,
+                };
                 out.push(WireSize {
                     rows,
                     shape: shape.into(),
                     encoding: encoding.into(),
                     bytes,
+                    encode_us,
                 });
             }
         }
@@ -53,17 +72,66 @@ pub async fn measure(
     Ok(out)
 }
 
-async fn page(
+fn invalid(e: String) -> BenchError {
+    BenchError::Invalid(format!("wire-size page: {e}"))
+}
+
+/// How the daemon is asked for an encoding (`None`: one it does not produce).
+fn negotiated(encoding: &str) -> Option<Negotiated> {
+    let (content_type, accepts_zstd) = match encoding {
+        "json" => (ContentType::Json, false),
+        "msgpack" => (ContentType::MsgPack, false),
+        "msgpack+zstd" => (ContentType::MsgPack, true),
+        _ => return None,
+    };
+    Some(Negotiated {
+        content_type,
+        accepts_zstd,
+    })
+}
+
+/// The median time of the daemon's own path from rows to reply bytes: the page's rows as
+/// PostgreSQL sent them ([`PgItem`]), through [`Codec::encode`]. Each pass fetches the page
+/// again (rows are consumed), untimed.
+async fn encode_cost(
     planner: &Planner,
     pool: &PgPool,
-    limit: usize,
-    fields: Value,
-) -> Result<Page, BenchError> {
-    let invalid = |e: String| BenchError::Invalid(format!("wire-size page: {e}"));
-    let req: SearchRequest = serde_json::from_value(json!({"limit": limit, "fields": fields}))
-        .map_err(|e| invalid(e.to_string()))?;
+    req: &SearchRequest,
+    codec: &Codec,
+    n: Negotiated,
+) -> Result<f64, BenchError> {
     let plan = planner
-        .search(Entity::Contacts, &req)
+        .search(Entity::Contacts, req)
+        .map_err(|e| invalid(e.to_string()))?;
+    let limit = plan.limit as usize;
+    let passes = TIMED_PAGES
+        .iter()
+        .find(|(rows, _)| *rows == limit)
+        .map_or(20, |(_, passes)| *passes);
+    let mut conn = pool.acquire().await?;
+    let mut times: Vec<Duration> = Vec::with_capacity(passes);
+    for _ in 0..passes {
+        let mut rows = exec::fetch_all(&mut conn, &plan.page.sql)
+            .await
+            .map_err(|e| invalid(e.to_string()))?;
+        rows.truncate(limit);
+        let started = Instant::now();
+        let page = Page {
+            items: PgItem::all(Entity::Contacts, &plan.page.columns, rows),
+            next_cursor: None,
+            total: None,
+        };
+        codec.encode(n, &page).map_err(|e| invalid(e.to_string()))?;
+        times.push(started.elapsed());
+    }
+    times.sort_unstable();
+    Ok(times[times.len() / 2].as_secs_f64() * 1e6)
+}
+
+async fn page(planner: &Planner, pool: &PgPool, req: &SearchRequest) -> Result<Page, BenchError> {
+    let limit = req.limit.unwrap_or_default() as usize;
+    let plan = planner
+        .search(Entity::Contacts, req)
         .map_err(|e| invalid(e.to_string()))?;
     let mut conn = pool.acquire().await?;
     let rows = exec::fetch_all(&mut conn, &plan.page.sql)

@@ -61,9 +61,16 @@ async fn bench_generates_and_measures_every_class() {
     }
     assert!(!results.transport.is_empty());
     assert_eq!(results.wire.len(), 16);
+    // The daemon encodes every page in the three encodings it speaks, and only those.
+    for w in &results.wire {
+        let speaks = w.encoding != "json+gzip";
+        assert_eq!(w.encode_us.is_some(), speaks, "{w:?}");
+        assert!(w.encode_us.is_none_or(|us| us > 0.0), "{w:?}");
+    }
 
     let markdown = report::queries_markdown(&results);
     assert!(markdown.contains("deep_cursor"), "{markdown}");
+    assert!(markdown.contains("Encoding cost"), "{markdown}");
     let written = report::write_queries(&results, out.path()).expect("report files");
     for path in &written {
         assert!(
