@@ -253,7 +253,7 @@ const SCRATCH_KEPT_BYTES: usize = 1 << 20;
 
 thread_local! {
     /// Where replies are serialised: reused, so a page is not built through a chain of
-    /// doubling reallocations and then copied once more into the compressor.
+    /// doubling reallocations; the reply takes an exact-size copy, or the compressed bytes.
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
