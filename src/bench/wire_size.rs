@@ -32,8 +32,9 @@ pub struct WireSize {
     pub encode_us: Option<f64>,
 }
 
-/// Encodings timed: one page time enough to get a stable median, within a few seconds in all.
-const TIMED_PAGES: [(usize, usize); 2] = [(25, 400), (1000, 20)];
+/// Page sizes, each with how many times its encoding is timed: enough passes for a stable
+/// median, a few seconds in all.
+const PAGES: [(usize, usize); 2] = [(25, 400), (1000, 20)];
 
 /// Measure every page shape and encoding.
 pub async fn measure(
@@ -48,7 +49,7 @@ pub async fn measure(
         .filter_map(|f| f.scope(Entity::Contacts))
         .collect();
     let mut out = Vec::new();
-    for rows in [25usize, 1000] {
+    for (rows, passes) in PAGES {
         for (shape, fields) in [("default", Value::Null), ("full", json!(all))] {
             let req: SearchRequest =
                 serde_json::from_value(json!({"limit": rows, "fields": fields}))
@@ -56,7 +57,7 @@ pub async fn measure(
             let page = page(planner, pool, &req).await?;
             for (encoding, bytes) in encodings(&page, wire.zstd_level)? {
                 let encode_us = match negotiated(encoding) {
-                    Some(n) => Some(encode_cost(planner, pool, &req, &codec, n).await?),
+                    Some(n) => Some(encode_cost(planner, pool, &req, &codec, n, passes).await?),
                     None => None,
                 };
                 out.push(WireSize {
@@ -99,15 +100,12 @@ async fn encode_cost(
     req: &SearchRequest,
     codec: &Codec,
     n: Negotiated,
+    passes: usize,
 ) -> Result<f64, BenchError> {
     let plan = planner
         .search(Entity::Contacts, req)
         .map_err(|e| invalid(e.to_string()))?;
     let limit = plan.limit as usize;
-    let passes = TIMED_PAGES
-        .iter()
-        .find(|(rows, _)| *rows == limit)
-        .map_or(20, |(_, passes)| *passes);
     let mut conn = pool.acquire().await?;
     let mut times: Vec<Duration> = Vec::with_capacity(passes);
     for _ in 0..passes {

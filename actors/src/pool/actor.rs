@@ -362,14 +362,14 @@ impl Inner {
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 runtime.spawn(close_detached(conn.raw));
             }
-            self.slots.add_permits(1);
+            self.free_slot();
         } else {
             self.lock_idle().push(Idle {
                 conn,
                 since: Instant::now(),
             });
+            self.returned.notify_one();
         }
-        self.returned.notify_one();
     }
 
     /// Close a connection (politely, or just drop the socket when it is suspect) and free its
@@ -380,6 +380,11 @@ impl Inner {
         } else {
             let _ = conn.raw.close_hard().await;
         }
+        self.free_slot();
+    }
+
+    /// A connection is gone: its slot may open another, and a waiting lease may look again.
+    fn free_slot(&self) {
         self.slots.add_permits(1);
         self.returned.notify_one();
     }
@@ -418,8 +423,7 @@ impl<'a> Claim<'a> {
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
         if self.conn.take().is_some() {
-            self.inner.slots.add_permits(1);
-            self.inner.returned.notify_one();
+            self.inner.free_slot();
         }
     }
 }
@@ -551,7 +555,7 @@ impl Drop for Lease {
             // No runtime left to check it on: let the socket go.
             Err(_) => {
                 drop(conn);
-                inner.slots.add_permits(1);
+                inner.free_slot();
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The persist actor's pure logic: event validation ([`event`]), the set-based statements and
-//! their column arrays ([`statements`]), the pull credit ([`credit`]), and here batching by count and time (time is passed
-//! in), ordering a batch into rounds, splitting a failed batch, nak backoff and change notices.
+//! their column arrays ([`statements`]), the pull credit ([`credit`]), and here batching by
+//! count and time (time is passed in), ordering a batch into rounds, splitting a failed batch,
+//! nak backoff and change notices.
 //! No ractor, sqlx, async-nats or tokio in here.
 
 pub mod credit;
