@@ -4,12 +4,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
+use serde::ser::{Error as _, SerializeSeq as _};
 use serde::{Serialize, Serializer};
-use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::postgres::{PgArguments, PgRow, PgValueFormat};
 use sqlx::{Arguments, PgConnection, Row as _, ValueRef as _};
 use uuid::Uuid;
 
-use super::core::datum::{Cells, Datum, Row, Shape};
+use super::core::datum::{Cells, Datum, Layout, Row, Shape};
 use super::core::fields::{Entity, Field, Kind};
 use super::core::sql::{PagePlan, Sql};
 use crate::error::ApiError;
@@ -96,8 +97,8 @@ pub fn row(entity: Entity, columns: &[&'static Field], pg: &PgRow) -> Result<Row
 /// borrowed, with no [`Row`] of owned cells built first (that step cost as much as encoding a
 /// page; BENCHMARKS.md). The wire form is [`Row`]'s, through the same [`Shape`].
 pub struct PgItem {
-    entity: Entity,
-    columns: Arc<[&'static Field]>,
+    /// The page's projection and where each column goes, shared by its rows.
+    layout: Arc<Layout>,
     row: PgRow,
     /// Bit `i` set: column `i` is null. Read once per cell here, because the wire shape asks
     /// a cell whether it is null more than once and each `try_get_raw` builds a value.
@@ -107,15 +108,14 @@ pub struct PgItem {
 impl PgItem {
     /// The first `columns.len()` columns of each row (sort keys may follow them).
     pub fn all(entity: Entity, columns: &[&'static Field], rows: Vec<PgRow>) -> Vec<PgItem> {
-        let columns: Arc<[&'static Field]> = columns.into();
+        let layout = Arc::new(Layout::new(entity, columns));
         rows.into_iter()
             .map(|row| {
                 let nulls = (0..columns.len().min(NULL_BITS))
                     .filter(|&i| raw_is_null(&row, i))
                     .fold(0u64, |mask, i| mask | 1 << i);
                 PgItem {
-                    entity,
-                    columns: columns.clone(),
+                    layout: layout.clone(),
                     row,
                     nulls,
                 }
@@ -125,7 +125,7 @@ impl PgItem {
 
     /// Decode into a [`Row`] of owned values.
     pub fn to_row(&self) -> Result<Row, ApiError> {
-        row(self.entity, &self.columns, &self.row)
+        row(self.layout.entity(), self.layout.columns(), &self.row)
     }
 }
 
@@ -146,21 +146,15 @@ impl std::fmt::Debug for PgItem {
 }
 
 impl Cells for PgItem {
-    fn entity(&self) -> Entity {
-        self.entity
-    }
-    fn count(&self) -> usize {
-        self.columns.len()
-    }
-    fn field(&self, i: usize) -> &'static Field {
-        self.columns[i]
-    }
     fn is_null(&self, i: usize) -> bool {
         if i < NULL_BITS {
             self.nulls & (1 << i) != 0
         } else {
             raw_is_null(&self.row, i)
         }
+    }
+    fn null_bits(&self) -> Option<u64> {
+        Some(self.nulls)
     }
     fn serialize_value<S: Serializer>(&self, i: usize, s: S) -> Result<S::Ok, S::Error> {
         // The columns' types are fixed by the whitelist that built the SQL, so the per-cell
@@ -175,21 +169,82 @@ impl Cells for PgItem {
             row.try_get_unchecked(i).map_err(E::custom)
         }
         let r = &self.row;
-        match self.columns[i].kind {
+        match self.layout.columns()[i].kind {
             Kind::Text | Kind::Keyword => s.serialize_str(get::<&str, _>(r, i)?),
             Kind::Int => s.serialize_i32(get(r, i)?),
             Kind::BigInt => s.serialize_i64(get(r, i)?),
             Kind::Real => s.serialize_f32(get(r, i)?),
             Kind::Timestamp => Rfc3339(&get::<DateTime<Utc>, _>(r, i)?).serialize(s),
             Kind::Uuid => get::<Uuid, _>(r, i)?.serialize(s),
-            Kind::TextArray => get::<Vec<String>, _>(r, i)?.serialize(s),
+            Kind::TextArray => {
+                let raw = r.try_get_raw(i).map_err(S::Error::custom)?;
+                match raw.format() {
+                    PgValueFormat::Binary => {
+                        let bytes = raw.as_bytes().map_err(S::Error::custom)?;
+                        TextArray(bytes).serialize(s)
+                    }
+                    PgValueFormat::Text => get::<Vec<String>, _>(r, i)?.serialize(s),
+                }
+            }
         }
+    }
+}
+
+/// A `text[]` in PostgreSQL's binary array format, written out element by element from the
+/// row's buffer (a `Vec<String>` would allocate every element of every row first).
+struct TextArray<'r>(&'r [u8]);
+
+impl Serialize for TextArray<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let bad = |what: &str| S::Error::custom(format!("malformed text[] value: {what}"));
+        let mut rest = Bytes(self.0);
+        let int = |rest: &mut Bytes| rest.int().ok_or_else(|| bad("truncated"));
+        // Header: dimensions, has-nulls flag, element type; then length and lower bound per
+        // dimension. A one-dimensional array is what every `text[]` column holds.
+        let (dims, _has_nulls, _element_type) = (int(&mut rest)?, int(&mut rest)?, int(&mut rest)?);
+        let len = match dims {
+            0 => 0,
+            1 => {
+                let (len, _lower_bound) = (int(&mut rest)?, int(&mut rest)?);
+                usize::try_from(len).map_err(|_| bad("negative length"))?
+            }
+            _ => return Err(bad("more than one dimension")),
+        };
+        let mut seq = s.serialize_seq(Some(len))?;
+        for _ in 0..len {
+            match int(&mut rest)? {
+                -1 => seq.serialize_element(&None::<&str>)?,
+                n => {
+                    let n = usize::try_from(n).map_err(|_| bad("negative element length"))?;
+                    let element = rest.take(n).ok_or_else(|| bad("truncated element"))?;
+                    let text = std::str::from_utf8(element).map_err(|_| bad("not UTF-8"))?;
+                    seq.serialize_element(text)?;
+                }
+            }
+        }
+        seq.end()
+    }
+}
+
+/// What is left of a binary value, read from the front.
+struct Bytes<'r>(&'r [u8]);
+
+impl<'r> Bytes<'r> {
+    fn int(&mut self) -> Option<i32> {
+        self.take(4)
+            .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'r [u8]> {
+        let (head, tail) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = tail;
+        Some(head)
     }
 }
 
 impl Serialize for PgItem {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        Shape(self).serialize(s)
+        Shape(&self.layout, self).serialize(s)
     }
 }
 
@@ -206,6 +261,54 @@ pub fn db_error(e: sqlx::Error) -> ApiError {
         _ => {
             tracing::error!(error = %e, "Query failed.");
             ApiError::Internal("the query failed; see the server log".into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// PostgreSQL's binary form of a one-dimensional `text[]` (element type 25).
+    fn binary(elements: &[Option<&str>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut int = |v: i32, out: &mut Vec<u8>| out.extend_from_slice(&v.to_be_bytes());
+        if elements.is_empty() {
+            [0, 0, 25].iter().for_each(|v| int(*v, &mut out));
+            return out;
+        }
+        let has_nulls = i32::from(elements.iter().any(Option::is_none));
+        [1, has_nulls, 25, elements.len() as i32, 1]
+            .iter()
+            .for_each(|v| int(*v, &mut out));
+        for e in elements {
+            match e {
+                None => int(-1, &mut out),
+                Some(text) => {
+                    int(text.len() as i32, &mut out);
+                    out.extend_from_slice(text.as_bytes());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_text_array_is_written_from_its_binary_form() {
+        let json = |bytes: &[u8]| serde_json::to_value(TextArray(bytes)).map_err(|e| e.to_string());
+        assert_eq!(json(&binary(&[])), Ok(serde_json::json!([])));
+        assert_eq!(
+            json(&binary(&[Some("R&D"), Some("Ops \"x\""), Some("")])),
+            Ok(serde_json::json!(["R&D", "Ops \"x\"", ""]))
+        );
+        assert_eq!(
+            json(&binary(&[Some("a"), None])),
+            Ok(serde_json::json!(["a", null]))
+        );
+        let whole = binary(&[Some("Sales"), Some("Research")]);
+        for cut in 0..whole.len() {
+            let err = json(&whole[..cut]).expect_err("a cut value is refused");
+            assert!(err.contains("malformed text[]"), "{cut}: {err}");
         }
     }
 }

@@ -97,24 +97,17 @@ impl Row {
 /// the rows PostgreSQL sent, serialised without decoding them first (`planner::exec`). Both
 /// go out through [`Shape`], so their wire form cannot drift apart.
 pub trait Cells {
-    fn entity(&self) -> Entity;
-    fn count(&self) -> usize;
-    fn field(&self, i: usize) -> &'static Field;
     fn is_null(&self, i: usize) -> bool;
+    /// Bit `i` set: cell `i` is null, for the first 64 cells, when the row keeps such a mask
+    /// (then a map's length is a popcount instead of a walk over its cells).
+    fn null_bits(&self) -> Option<u64> {
+        None
+    }
     /// The `i`-th value as a plain wire value (see [`Plain`]).
     fn serialize_value<S: Serializer>(&self, i: usize, s: S) -> Result<S::Ok, S::Error>;
 }
 
 impl Cells for Row {
-    fn entity(&self) -> Entity {
-        self.entity
-    }
-    fn count(&self) -> usize {
-        self.cells.len()
-    }
-    fn field(&self, i: usize) -> &'static Field {
-        self.cells[i].0
-    }
     fn is_null(&self, i: usize) -> bool {
         self.cells[i].1.is_null()
     }
@@ -125,7 +118,9 @@ impl Cells for Row {
 
 impl Serialize for Row {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        Shape(self).serialize(s)
+        // An owned row is the tests' and the bench's form, so its layout is worked out here.
+        let fields: Vec<&'static Field> = self.cells.iter().map(|(f, _)| *f).collect();
+        Shape(&Layout::new(self.entity, &fields), self).serialize(s)
     }
 }
 
@@ -142,67 +137,104 @@ fn nest_key(entity: Entity, table: Table) -> Option<&'static str> {
     }
 }
 
-/// The wire form of a row: top-level columns, then one nested map per related table that has
-/// a value; nulls left out.
-pub struct Shape<'a, C>(pub &'a C);
+/// Where a projection's columns go on the wire, worked out once per page rather than once per
+/// row: runs of columns that share a place, top level (`key: None`) or a related table's
+/// nested map. The projection is built in whitelist order, so each table's columns are one run.
+#[derive(Debug)]
+pub struct Layout {
+    entity: Entity,
+    columns: Vec<&'static Field>,
+    runs: Vec<Run>,
+}
 
-impl<C: Cells> Shape<'_, C> {
-    /// Where a present cell goes: `Some(None)` top level, `Some(Some(key))` the nested map
-    /// `key`; `None` for a null, which is left out.
-    fn place(&self, i: usize) -> Option<Option<&'static str>> {
-        let c = self.0;
-        (!c.is_null(i)).then(|| nest_key(c.entity(), c.field(i).table))
+#[derive(Debug)]
+struct Run {
+    key: Option<&'static str>,
+    cells: std::ops::Range<usize>,
+}
+
+impl Layout {
+    pub fn new(entity: Entity, columns: &[&'static Field]) -> Layout {
+        let mut runs: Vec<Run> = Vec::new();
+        for (i, f) in columns.iter().enumerate() {
+            let key = nest_key(entity, f.table);
+            match runs.last_mut() {
+                Some(run) if run.key == key => run.cells.end = i + 1,
+                _ => runs.push(Run {
+                    key,
+                    cells: i..i + 1,
+                }),
+            }
+        }
+        Layout {
+            entity,
+            columns: columns.to_vec(),
+            runs,
+        }
     }
 
-    /// The nested maps with at least one value: each key with the range of cells it spans.
-    /// The projection is built in whitelist order, so each table's cells are contiguous.
-    fn groups(&self) -> impl Iterator<Item = (&'static str, std::ops::Range<usize>)> + '_ {
-        let n = self.0.count();
-        let mut i = 0;
-        std::iter::from_fn(move || {
-            while i < n {
-                let start = i;
-                let key = nest_key(self.0.entity(), self.0.field(i).table);
-                while i < n && nest_key(self.0.entity(), self.0.field(i).table) == key {
-                    i += 1;
-                }
-                if let Some(key) = key {
-                    if (start..i).any(|j| !self.0.is_null(j)) {
-                        return Some((key, start..i));
-                    }
-                }
+    pub fn entity(&self) -> Entity {
+        self.entity
+    }
+
+    pub fn columns(&self) -> &[&'static Field] {
+        &self.columns
+    }
+
+    /// How many cells of `range` have a value.
+    fn present(cells: &impl Cells, range: std::ops::Range<usize>) -> usize {
+        match cells.null_bits() {
+            Some(nulls) if range.end <= 64 => {
+                let span = (u64::MAX >> (64 - range.len())) << range.start;
+                (span & !nulls).count_ones() as usize
             }
-            None
-        })
+            _ => range.filter(|&i| !cells.is_null(i)).count(),
+        }
     }
 }
 
+/// The wire form of a row: top-level columns, then one nested map per related table that has
+/// a value; nulls left out.
+pub struct Shape<'a, C>(pub &'a Layout, pub &'a C);
+
 impl<C: Cells> Serialize for Shape<'_, C> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Two passes over the cells (count, then write) rather than a list per row: a page
-        // serialises thousands of cells, and this allocates nothing.
-        let c = self.0;
-        let top = || (0..c.count()).filter(|&i| self.place(i) == Some(None));
-        let mut map = s.serialize_map(Some(top().count() + self.groups().count()))?;
-        for i in top() {
-            map.serialize_entry(c.field(i).column, &Value(c, i))?;
+        // Map lengths come from the layout and the row's null mask: nothing is allocated and
+        // no cell is looked at twice.
+        let Shape(layout, cells) = *self;
+        let present = |r: &Run| Layout::present(cells, r.cells.clone());
+        let len = layout
+            .runs
+            .iter()
+            .map(|r| match r.key {
+                None => present(r),
+                Some(_) => usize::from(present(r) > 0),
+            })
+            .sum();
+        let mut map = s.serialize_map(Some(len))?;
+        for run in layout.runs.iter().filter(|r| r.key.is_none()) {
+            for i in run.cells.clone().filter(|&i| !cells.is_null(i)) {
+                map.serialize_entry(layout.columns[i].column, &Value(cells, i))?;
+            }
         }
-        for (key, cells) in self.groups() {
-            map.serialize_entry(key, &Group(c, cells))?;
+        for run in &layout.runs {
+            if let Some(key) = run.key.filter(|_| present(run) > 0) {
+                map.serialize_entry(key, &Group(layout, cells, run))?;
+            }
         }
         map.end()
     }
 }
 
 /// One related table's present values, as a map.
-struct Group<'a, C>(&'a C, std::ops::Range<usize>);
+struct Group<'a, C>(&'a Layout, &'a C, &'a Run);
 
 impl<C: Cells> Serialize for Group<'_, C> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let present = || self.1.clone().filter(|&i| !self.0.is_null(i));
-        let mut map = s.serialize_map(Some(present().count()))?;
-        for i in present() {
-            map.serialize_entry(self.0.field(i).column, &Value(self.0, i))?;
+        let Group(layout, cells, run) = *self;
+        let mut map = s.serialize_map(Some(Layout::present(cells, run.cells.clone())))?;
+        for i in run.cells.clone().filter(|&i| !cells.is_null(i)) {
+            map.serialize_entry(layout.columns[i].column, &Value(cells, i))?;
         }
         map.end()
     }
@@ -249,5 +281,45 @@ mod tests {
         let packed = rmp_serde::to_vec_named(&row).unwrap();
         let unpacked: serde_json::Value = rmp_serde::from_slice(&packed).unwrap();
         assert_eq!(unpacked, expected);
+
+        // A row that hands over its null mask (as PostgreSQL's rows do) counts its maps by
+        // popcount: the same shape, whichever cells are null.
+        for nulls in 0u64..(1 << row.cells.len()) {
+            let mut masked = row.clone();
+            for (i, cell) in masked.cells.iter_mut().enumerate() {
+                if nulls & (1 << i) != 0 {
+                    cell.1 = Datum::Null;
+                }
+            }
+            let fields: Vec<_> = masked.cells.iter().map(|(f, _)| *f).collect();
+            let layout = Layout::new(masked.entity, &fields);
+            let with_bits = Masked(&masked);
+            let packed = rmp_serde::to_vec_named(&Shape(&layout, &with_bits)).unwrap();
+            let unpacked: serde_json::Value = rmp_serde::from_slice(&packed).unwrap();
+            assert_eq!(
+                unpacked,
+                serde_json::to_value(&masked).unwrap(),
+                "{nulls:b}"
+            );
+        }
+    }
+
+    /// A row that keeps its nullness as bits.
+    struct Masked<'a>(&'a Row);
+
+    impl Cells for Masked<'_> {
+        fn is_null(&self, i: usize) -> bool {
+            self.0.is_null(i)
+        }
+        fn null_bits(&self) -> Option<u64> {
+            Some(
+                (0..self.0.cells.len())
+                    .filter(|&i| self.0.is_null(i))
+                    .fold(0, |m, i| m | 1 << i),
+            )
+        }
+        fn serialize_value<S: Serializer>(&self, i: usize, s: S) -> Result<S::Ok, S::Error> {
+            self.0.serialize_value(i, s)
+        }
     }
 }
