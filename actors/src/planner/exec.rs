@@ -272,7 +272,7 @@ mod tests {
     /// PostgreSQL's binary form of a one-dimensional `text[]` (element type 25).
     fn binary(elements: &[Option<&str>]) -> Vec<u8> {
         let mut out = Vec::new();
-        let mut int = |v: i32, out: &mut Vec<u8>| out.extend_from_slice(&v.to_be_bytes());
+        let int = |v: i32, out: &mut Vec<u8>| out.extend_from_slice(&v.to_be_bytes());
         if elements.is_empty() {
             [0, 0, 25].iter().for_each(|v| int(*v, &mut out));
             return out;
