@@ -19,7 +19,9 @@ pub const NATS: &str = "nats://127.0.0.1:4222";
 static CLEANUP: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
 
 /// Drop databases and streams left by earlier runs that were interrupted (once per test
-/// process, before any test creates its own).
+/// process, before any test creates its own). Only those of processes that are gone: under
+/// cargo-nextest every test is a process of its own, and sweeping everything would pull the
+/// database out from under the tests running beside this one.
 async fn cleanup_leftovers() {
     CLEANUP
         .get_or_init(|| async {
@@ -32,7 +34,7 @@ async fn cleanup_leftovers() {
             .fetch_all(&pool)
             .await
             .unwrap_or_default();
-            for name in names {
+            for name in names.into_iter().filter(|n| abandoned(n)) {
                 let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                     .execute(&pool)
                     .await;
@@ -46,7 +48,10 @@ async fn cleanup_leftovers() {
                     .filter_map(|n| async { n.ok() })
                     .collect()
                     .await;
-                for name in names.iter().filter(|n| n.starts_with("ROLODEX_EVENTS_T_")) {
+                let leftovers = names
+                    .iter()
+                    .filter(|n| n.starts_with("ROLODEX_EVENTS_T_") && abandoned(n));
+                for name in leftovers {
                     let _ = js.delete_stream(name).await;
                 }
             }
@@ -54,12 +59,25 @@ async fn cleanup_leftovers() {
         .await;
 }
 
-/// A unique name for this test's database and subject prefix.
+/// A unique name for this test's database and subject prefix. It carries this process's id,
+/// so another test process's sweep of leftovers can tell it is still in use.
 pub fn unique(tag: &str) -> String {
     format!(
-        "t_{tag}_{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
+        "t_{tag}_{}_{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
     )
+}
+
+/// Whether a database or stream named by [`unique`] belongs to a process that has ended (or
+/// whose liveness cannot be told: names from before the process id, systems without /proc).
+fn abandoned(name: &str) -> bool {
+    let owner = name.rsplit('_').nth(1).and_then(|p| p.parse::<u32>().ok());
+    let proc = std::path::Path::new("/proc");
+    match owner {
+        Some(pid) if proc.is_dir() => !proc.join(pid.to_string()).exists(),
+        _ => true,
+    }
 }
 
 /// A configuration for tests: a fresh database and prefix, small pool.
