@@ -38,9 +38,15 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
     };
     // Only the daemon logs at the configured level; client commands keep stdout for answers.
+    // A bench drives its in-process daemon into slow queries by the thousand: their lines
+    // would bury its progress, and its report states the monitor's settings instead.
     let mut log = config.log.clone();
-    if !matches!(cli.command, Command::Serve) && std::env::var_os("RUST_LOG").is_none() {
-        log.level = "warn".into();
+    if std::env::var_os("RUST_LOG").is_none() {
+        match cli.command {
+            Command::Serve => {}
+            Command::Bench(_) => log.level = "warn,rolodex_actors::monitor=error".into(),
+            _ => log.level = "warn".into(),
+        }
     }
     rolodex::telemetry::init(&log);
     match &cli.command {

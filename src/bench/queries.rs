@@ -235,6 +235,9 @@ pub struct QueriesResults {
     pub transport: Vec<super::transport::TransportCell>,
     pub wire: Vec<super::wire_size::WireSize>,
     pub classes: Vec<ClassResult>,
+    /// The daemon's query monitor, as configured: its plan captures rerun slow statements,
+    /// a production cost the daemon's cells carry and the floor's do not.
+    pub monitor: rolodex_actors::config::MonitorConfig,
 }
 
 /// One request of a class: the subject suffix, the body, and the SQL the planner makes of it.
@@ -384,6 +387,7 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
         transport,
         wire,
         classes: results,
+        monitor: opts.config.monitor.clone(),
     })
 }
 

@@ -86,6 +86,15 @@ pub fn queries_markdown(r: &QueriesResults) -> String {
         r.companies,
         r.started
     );
+    let m = &r.monitor;
+    if m.enabled {
+        out.push_str(&format!(
+            "The daemon runs with its query monitor as configured: statements over {} ms are logged \
+             (not printed here) and up to {} a minute over {} ms are run again under EXPLAIN ANALYZE, \
+             a cost its cells carry and the floor's do not.\n\n",
+            m.slow_ms, m.explain_per_minute, m.explain_ms
+        ));
+    }
 
     out.push_str("### Transport floor: NATS echo request/reply\n\n");
     let mut t = Table::new(&["payload B", "in flight", "p50 ms", "p99 ms", "req/s"]);

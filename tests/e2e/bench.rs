@@ -71,6 +71,10 @@ async fn bench_generates_and_measures_every_class() {
     let markdown = report::queries_markdown(&results);
     assert!(markdown.contains("deep_cursor"), "{markdown}");
     assert!(markdown.contains("Encoding cost"), "{markdown}");
+    // The daemon's cells carry its monitor's plan captures; the report says at what settings.
+    let m = &opts.config.monitor;
+    let states = format!("statements over {} ms are logged", m.slow_ms);
+    assert!(markdown.contains(&states), "{markdown}");
     let written = report::write_queries(&results, out.path()).expect("report files");
     for path in &written {
         assert!(
