@@ -3,6 +3,7 @@
 use clap::Parser;
 use rolodex::cli::{Cli, Command};
 use rolodex::config::Sources;
+use rolodex::telemetry::Sink;
 
 /// Every request allocates rows, buffers and messages across threads; mimalloc serves those
 /// from per-thread pages at a fraction of the system allocator's cost.
@@ -37,18 +38,25 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             return Ok(2);
         }
     };
-    // Only the daemon logs at the configured level; client commands keep stdout for answers.
-    // A bench drives its in-process daemon into slow queries by the thousand: their lines
+    // Only the daemon logs at the configured level, to stdout; commands log warnings to
+    // stderr and keep stdout for their answers. A bench drives its in-process daemon into
+    // slow statements by the thousand (the monitor's and sqlx's own warnings): their lines
     // would bury its progress, and its report states the monitor's settings instead.
     let mut log = config.log.clone();
-    if std::env::var_os("RUST_LOG").is_none() {
-        match cli.command {
-            Command::Serve => {}
-            Command::Bench(_) => log.level = "warn,rolodex_actors::monitor=error".into(),
-            _ => log.level = "warn".into(),
+    let quiet = std::env::var_os("RUST_LOG").is_none();
+    let sink = match cli.command {
+        Command::Serve => Sink::Stdout,
+        Command::Bench(_) if quiet => {
+            log.level = "warn,rolodex_actors::monitor=error,sqlx::query=error".into();
+            Sink::Stderr
         }
-    }
-    rolodex::telemetry::init(&log);
+        _ if quiet => {
+            log.level = "warn".into();
+            Sink::Stderr
+        }
+        _ => Sink::Stderr,
+    };
+    rolodex::telemetry::init(&log, sink);
     match &cli.command {
         Command::Serve => {
             rolodex::serve(config, shutdown_signal()).await?;
