@@ -378,7 +378,24 @@ async fn an_events_title_lands_with_its_canonical_form_in_the_same_write() {
         Some("senior software engineer")
     );
 
-    upsert(4, json!({"title": null})).await;
+    // Another spelling of the same title: the canonical form is unchanged, and stays.
+    upsert(4, json!({"title": "Senior Software Engineer"})).await;
+    wait_settled(&i).await;
+    assert_eq!(
+        canonical().await.as_deref(),
+        Some("senior software engineer"),
+        "a new spelling with the same canonical form keeps it"
+    );
+
+    // A writer other than Rolodex's that changes the title alone still clears it.
+    sqlx::query("UPDATE contacts SET title = 'Chief Executive Officer' WHERE uuid = $1::uuid")
+        .bind(u(1))
+        .execute(&i.db)
+        .await
+        .unwrap();
+    assert_eq!(canonical().await, None);
+
+    upsert(5, json!({"title": null})).await;
     wait_settled(&i).await;
     assert_eq!(canonical().await, None);
     i.stop().await.unwrap();

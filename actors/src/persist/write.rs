@@ -89,6 +89,12 @@ pub async fn apply(pool: &Pool, events: &[&Event]) -> Result<(), Failure> {
 /// an entity and a newer delete of it, in two transactions at once, would both commit: the
 /// delete finds no row yet, the upsert no tombstone yet, and the deleted entity lives on.
 pub async fn write_batch(conn: &mut PgConnection, events: &[&Event]) -> Result<(), Failure> {
+    // Every title written below comes with its canonical form: the title trigger is told so,
+    // for this transaction only (migration 20261129000001).
+    sqlx::query("SELECT set_config('rolodex.title_normalized_written', 'on', true)")
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| classify(&e))?;
     sqlx::query("SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int4[]) AS u(k)")
         .bind(ENTITY_LOCK_SPACE)
         .bind(entity_locks(events))
