@@ -7,6 +7,10 @@
 //! the migrations created. `VACUUM ANALYZE` ends the load so plans and index-only scans are
 //! what a settled database would see.
 //!
+//! Job titles are loaded with their canonical form (`title_normalized`, by the configured
+//! title rules, as Rolodex's writers fill it), so a daemon started on the dataset has no
+//! backfill to run.
+//!
 //! The same seed and count give the same rows: one ChaCha stream draws everything in a fixed
 //! order (companies first, then contacts), and time is a fixed base, not the clock.
 
@@ -21,6 +25,9 @@ use rand_chacha::ChaCha8Rng;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions as _, Connection, PgConnection};
 use uuid::Uuid;
+
+use rolodex_actors::config::NormalizeConfig;
+use rolodex_actors::normalize::TitleRules;
 
 use super::vocab::{self, Function};
 use super::{progress, BenchError, DEFAULT_DATABASE_URL, DEFAULT_SEED};
@@ -53,8 +60,9 @@ pub struct GenerateArgs {
 }
 
 impl GenerateArgs {
-    pub fn options(&self) -> GenerateOptions {
+    pub fn options(&self, normalize: &NormalizeConfig) -> GenerateOptions {
         GenerateOptions {
+            normalize: normalize.clone(),
             contacts: self.contacts,
             seed: self.seed,
             database_url: self
@@ -73,6 +81,8 @@ pub struct GenerateOptions {
     /// Dropped and recreated.
     pub database_url: String,
     pub quiet: bool,
+    /// Where the title rules are (`normalize.titles_toml`).
+    pub normalize: NormalizeConfig,
 }
 
 /// What a load did and how long each phase took.
@@ -111,6 +121,8 @@ impl fmt::Display for GenerateSummary {
 pub async fn run(opts: &GenerateOptions) -> Result<GenerateSummary, BenchError> {
     let started = Instant::now();
     let companies = (opts.contacts / 10).max(1);
+    let (_, rules) = rolodex_actors::normalize::load(&opts.normalize)
+        .map_err(|e| BenchError::Invalid(e.to_string()))?;
     crate::db::drop_database(&opts.database_url).await?;
     crate::db::ensure_database(&opts.database_url).await?;
     // Index builds run for seconds by design: no slow-statement warnings over the bars.
@@ -131,7 +143,7 @@ pub async fn run(opts: &GenerateOptions) -> Result<GenerateSummary, BenchError> 
     }
 
     let copy_started = Instant::now();
-    let mut gen = Generator::new(opts.seed);
+    let mut gen = Generator::new(opts.seed, &rules);
     let bar = progress(companies, "companies", opts.quiet);
     let lite = copy_pair(
         &mut a,
@@ -300,8 +312,9 @@ fn copy_statement(table: &str) -> String {
             "uuid, website, linkedin_url, city, state, country, phone, founded_year"
         }
         "contacts" => {
-            "uuid, first_name, last_name, email, title, seniority, departments, \
-                       mobile_phone, email_status, company_id, created_at, updated_at"
+            "uuid, first_name, last_name, email, title, title_normalized, seniority, \
+                       departments, mobile_phone, email_status, company_id, created_at, \
+                       updated_at"
         }
         _ => "uuid, linkedin_url, city, state, country, website, facebook_url, twitter_url",
     };
@@ -320,6 +333,8 @@ pub struct CompanyLite {
 #[derive(Debug, Clone)]
 struct Title {
     title: String,
+    /// Filled by [`Generator::new`] from the title rules.
+    normalized: String,
     seniority: &'static str,
     department: &'static str,
 }
@@ -342,6 +357,7 @@ fn titles() -> Vec<Title> {
     let mut add = |title: String, seniority, department| {
         out.push(Title {
             title,
+            normalized: String::new(),
             seniority,
             department,
         })
@@ -395,8 +411,11 @@ pub struct Generator {
 const SPREAD_SECS: i64 = 3 * 365 * 24 * 3600;
 
 impl Generator {
-    pub fn new(seed: u64) -> Generator {
-        let all = titles();
+    pub fn new(seed: u64, rules: &TitleRules) -> Generator {
+        let mut all = titles();
+        for t in &mut all {
+            t.normalized = rules.normalize(&t.title);
+        }
         let titles = SENIORITIES
             .iter()
             .map(|(s, _)| all.iter().filter(|t| t.seniority == *s).cloned().collect())
@@ -566,6 +585,7 @@ impl Generator {
             Some(last.to_owned()),
             email,
             Some(title.title),
+            Some(title.normalized),
             Some(title.seniority.to_owned()),
             Some(array(&departments)),
             mobile,
@@ -660,7 +680,8 @@ mod tests {
     use super::*;
 
     fn sample(seed: u64) -> (String, String) {
-        let mut g = Generator::new(seed);
+        let rules = TitleRules::parse(include_str!("../../config/titles.toml")).unwrap();
+        let mut g = Generator::new(seed, &rules);
         let (mut c, mut cm, mut p, mut pm) =
             (String::new(), String::new(), String::new(), String::new());
         let companies: Vec<_> = (0..3).map(|_| g.company(&mut c, &mut cm)).collect();

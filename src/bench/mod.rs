@@ -94,9 +94,13 @@ pub enum BenchError {
 /// Run a `rolodex bench` subcommand (the CLI entry point).
 pub async fn run(config: &crate::Config, args: &BenchArgs) -> Result<(), BenchError> {
     match &args.command {
-        BenchCommand::Generate(a) => generate::run(&a.options()).await.map(|summary| {
-            println!("{summary}");
-        }),
+        BenchCommand::Generate(a) => {
+            generate::run(&a.options(&config.normalize))
+                .await
+                .map(|summary| {
+                    println!("{summary}");
+                })
+        }
         BenchCommand::Queries(a) => {
             let opts = a.options(config);
             let results = queries::run(&opts).await?;

@@ -16,12 +16,38 @@ async fn bench_generates_and_measures_every_class() {
         seed: 7,
         database_url: url.clone(),
         quiet: true,
+        normalize: config.normalize.clone(),
     })
     .await
     .expect("generate loads");
     assert_eq!(summary.contacts, 20_000);
     assert_eq!(summary.companies, 2_000);
     assert!(summary.indexes > 10, "{summary}");
+    // Titles arrive with their canonical form, as Rolodex's writers leave them: nothing for a
+    // daemon's backfill to do.
+    let db = sqlx::PgPool::connect(&url)
+        .await
+        .expect("the bench database");
+    let (titled, unnormalized): (i64, i64) = sqlx::query_as(
+        "SELECT count(title), count(*) FILTER (WHERE title IS NOT NULL AND title_normalized IS NULL) \
+         FROM contacts",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!(titled > 0);
+    assert_eq!(unnormalized, 0);
+    let rules = rolodex_actors::normalize::load(&config.normalize)
+        .unwrap()
+        .1;
+    let (title, normalized): (String, String) = sqlx::query_as(
+        "SELECT title, title_normalized FROM contacts WHERE title IS NOT NULL LIMIT 1",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(normalized, rules.normalize(&title));
+    db.close().await;
 
     let out = tempfile::tempdir().expect("a temp dir");
     let mut opts = QueriesOptions::new(config);
