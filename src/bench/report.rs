@@ -40,19 +40,22 @@ impl Verdict {
     }
 }
 
+/// Where the throughput goal is read: the most requests in flight measured, when more than
+/// one (one at a time measures latency). A run at 64 alone still gets its throughput table.
+fn throughput_concurrency(r: &QueriesResults) -> Option<usize> {
+    r.concurrency.iter().max().copied().filter(|&n| n > 1)
+}
+
 /// Compare one class with its floors.
 pub fn verdict(r: &QueriesResults, class: &ClassResult, way: Way) -> Option<Verdict> {
     let low = *r.concurrency.iter().min()?;
-    let high = *r.concurrency.iter().max()?;
     let floor = class.cell(Way::Floor, low)?;
     let cell = class.cell(way, low)?;
     let rtt = nearest(&r.transport, cell.reply_bytes, low).map_or(0.0, |t| t.stats.p50_ms);
-    let throughput_ratio = match (class.cell(Way::Floor, high), class.cell(way, high)) {
-        (Some(f), Some(c)) if high > low && f.stats.throughput > 0.0 => {
-            Some(c.stats.throughput / f.stats.throughput)
-        }
-        _ => None,
-    };
+    let throughput_ratio = throughput_concurrency(r)
+        .and_then(|high| Some((class.cell(Way::Floor, high)?, class.cell(way, high)?)))
+        .filter(|(f, _)| f.stats.throughput > 0.0)
+        .map(|(f, c)| c.stats.throughput / f.stats.throughput);
     Some(Verdict {
         class: class.name.clone(),
         way,
@@ -78,7 +81,6 @@ fn tick(ok: bool) -> String {
 /// The whole report as Markdown.
 pub fn queries_markdown(r: &QueriesResults) -> String {
     let low = r.concurrency.iter().min().copied().unwrap_or(1);
-    let high = r.concurrency.iter().max().copied().unwrap_or(1);
     let mut out = format!(
         "## rolodex bench queries{}\n\nDataset: {} contacts, {} companies. Started {}.\n\n",
         if r.quick { " (quick)" } else { "" },
@@ -171,7 +173,7 @@ pub fn queries_markdown(r: &QueriesResults) -> String {
     }
     out.push_str(&t.markdown());
 
-    if high > low {
+    if let Some(high) = throughput_concurrency(r) {
         out.push_str(&format!(
             "\n### Throughput, {high} in flight (req/s)\n\nGoal: ≥ {:.0}% of the SQL floor.\n\n",
             THROUGHPUT_GOAL * 100.0
@@ -289,7 +291,6 @@ pub fn write_queries(r: &QueriesResults, dir: &Path) -> Result<Vec<PathBuf>, Ben
     std::fs::write(&json_path, text).map_err(|e| fail(&json_path, e.to_string()))?;
     let mut written = vec![json_path];
     let low = r.concurrency.iter().min().copied().unwrap_or(1);
-    let high = r.concurrency.iter().max().copied().unwrap_or(1);
     let latency = dir.join("queries-latency-p50.svg");
     bars(
         r,
@@ -300,7 +301,7 @@ pub fn write_queries(r: &QueriesResults, dir: &Path) -> Result<Vec<PathBuf>, Ben
     )
     .map_err(|e| fail(&latency, e))?;
     written.push(latency);
-    if high > low {
+    if let Some(high) = throughput_concurrency(r) {
         let throughput = dir.join("queries-throughput.svg");
         bars(
             r,
