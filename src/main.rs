@@ -43,19 +43,17 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
     // slow statements by the thousand (the monitor's and sqlx's own warnings): their lines
     // would bury its progress, and its report states the monitor's settings instead.
     let mut log = config.log.clone();
-    let quiet = std::env::var_os("RUST_LOG").is_none();
     let sink = match cli.command {
         Command::Serve => Sink::Stdout,
-        Command::Bench(_) if quiet => {
-            log.level = "warn,rolodex_actors::monitor=error,sqlx::query=error".into();
-            Sink::Stderr
-        }
-        _ if quiet => {
-            log.level = "warn".into();
-            Sink::Stderr
-        }
         _ => Sink::Stderr,
     };
+    if sink == Sink::Stderr && std::env::var_os("RUST_LOG").is_none() {
+        log.level = match cli.command {
+            Command::Bench(_) => "warn,rolodex_actors::monitor=error,sqlx::query=error",
+            _ => "warn",
+        }
+        .into();
+    }
     rolodex::telemetry::init(&log, sink);
     match &cli.command {
         Command::Serve => {
