@@ -214,6 +214,8 @@ pub struct ClassResult {
     pub name: String,
     pub what: String,
     pub subject: String,
+    /// Median µs the daemon's planner spends on one of the class's requests.
+    pub plan_us: f64,
     pub cells: Vec<Cell>,
 }
 
@@ -289,13 +291,16 @@ pub async fn run(opts: &QueriesOptions) -> Result<QueriesResults, BenchError> {
 
     let mut results: Vec<ClassResult> = classes
         .iter()
-        .map(|c| ClassResult {
-            name: c.name.into(),
-            what: c.what.into(),
-            subject: c.jobs.first().map(|j| j.suffix).unwrap_or_default().into(),
-            cells: Vec::new(),
+        .map(|c| {
+            Ok(ClassResult {
+                name: c.name.into(),
+                what: c.what.into(),
+                subject: c.jobs.first().map(|j| j.suffix).unwrap_or_default().into(),
+                plan_us: plan_us(&planner, c)?,
+                cells: Vec::new(),
+            })
         })
-        .collect();
+        .collect::<Result<_, BenchError>>()?;
 
     // The floor at more than one in flight needs the interactive ration's worth of connections,
     // which cannot be open beside the daemon's pool under max_connections: measured first.
@@ -930,31 +935,71 @@ fn bad(e: impl std::fmt::Display) -> BenchError {
     BenchError::Invalid(format!("a bench request does not plan: {e}"))
 }
 
+/// A class's request as the daemon holds it once decoded.
+enum Decoded {
+    Search(SearchRequest),
+    Count(CountRequest),
+    Facets(FacetsRequest),
+    Get(uuid::Uuid),
+}
+
+impl Decoded {
+    fn of(suffix: &str, body: &Value) -> Result<Decoded, BenchError> {
+        fn typed<T: serde::de::DeserializeOwned>(body: &Value) -> Result<T, BenchError> {
+            serde_json::from_value(body.clone()).map_err(bad)
+        }
+        Ok(match suffix {
+            "contacts.search" => Decoded::Search(typed(body)?),
+            "contacts.count" => Decoded::Count(typed(body)?),
+            "contacts.facets" => Decoded::Facets(typed(body)?),
+            _ => Decoded::Get(
+                body["uuid"]
+                    .as_str()
+                    .and_then(|u| uuid::Uuid::from_str(u).ok())
+                    .ok_or_else(|| bad("get needs a uuid"))?,
+            ),
+        })
+    }
+
+    /// The statements the planner makes of it.
+    fn plan(&self, planner: &Planner) -> Result<Vec<Sql>, BenchError> {
+        let entity = Entity::Contacts;
+        Ok(match self {
+            Decoded::Search(req) => {
+                let plan = planner.search(entity, req).map_err(bad)?;
+                std::iter::once(plan.page.sql).chain(plan.total).collect()
+            }
+            Decoded::Count(req) => vec![planner.count(entity, req).map_err(bad)?],
+            Decoded::Facets(req) => vec![planner.facets(entity, req).map_err(bad)?.0],
+            Decoded::Get(uuid) => vec![sql::get(entity, *uuid).0],
+        })
+    }
+}
+
 /// The SQL the planner makes of a request: what the floor runs.
 fn floor_sql(planner: &Planner, suffix: &str, body: &Value) -> Result<Vec<Sql>, BenchError> {
-    let entity = Entity::Contacts;
-    Ok(match suffix {
-        "contacts.search" => {
-            let req: SearchRequest = serde_json::from_value(body.clone()).map_err(bad)?;
-            let plan = planner.search(entity, &req).map_err(bad)?;
-            std::iter::once(plan.page.sql).chain(plan.total).collect()
+    Decoded::of(suffix, body)?.plan(planner)
+}
+
+/// Plans timed per variant of a class, for the median.
+const PLAN_PASSES: usize = 50;
+
+/// What planning one of a class's requests costs the daemon's planner (median µs, warm,
+/// the request already decoded): validation, SQL and binds, cursor check.
+fn plan_us(planner: &Planner, class: &Class) -> Result<f64, BenchError> {
+    let mut times = Vec::with_capacity(class.jobs.len() * PLAN_PASSES);
+    for job in &class.jobs {
+        let req = Decoded::of(job.suffix, &job.body)?;
+        for _ in 0..PLAN_PASSES {
+            let started = Instant::now();
+            std::hint::black_box(req.plan(planner)?);
+            times.push(started.elapsed());
         }
-        "contacts.count" => {
-            let req: CountRequest = serde_json::from_value(body.clone()).map_err(bad)?;
-            vec![planner.count(entity, &req).map_err(bad)?]
-        }
-        "contacts.facets" => {
-            let req: FacetsRequest = serde_json::from_value(body.clone()).map_err(bad)?;
-            vec![planner.facets(entity, &req).map_err(bad)?.0]
-        }
-        _ => {
-            let uuid = body["uuid"]
-                .as_str()
-                .and_then(|u| uuid::Uuid::from_str(u).ok())
-                .ok_or_else(|| bad("get needs a uuid"))?;
-            vec![sql::get(entity, uuid).0]
-        }
-    })
+    }
+    times.sort_unstable();
+    Ok(times
+        .get(times.len() / 2)
+        .map_or(0.0, |t| t.as_secs_f64() * 1e6))
 }
 
 /// Cursors at the given depths, made the way the planner actor makes them: from the sort keys

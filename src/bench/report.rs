@@ -252,6 +252,7 @@ pub fn queries_markdown(r: &QueriesResults) -> String {
     }
     out.push_str(&t.markdown());
     out.push_str(&encode_cost_table(&r.wire));
+    out.push_str(&plan_cost_table(&r.classes));
     let notes: Vec<String> = r
         .classes
         .iter()
@@ -408,6 +409,18 @@ fn bars(
         .map_err(|e| e.to_string())?;
     root.present().map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// What planning one request of each class costs the daemon (median µs).
+fn plan_cost_table(classes: &[ClassResult]) -> String {
+    let mut t = Table::new(&["class", "plan µs"]);
+    for c in classes {
+        t.row(vec![c.name.clone(), format!("{:.1}", c.plan_us)]);
+    }
+    format!(
+        "\n### Planning cost (µs per request, the daemon's planner, median)\n\n{}",
+        t.markdown()
+    )
 }
 
 /// What encoding each page costs the daemon (median µs through its codec), if measured.

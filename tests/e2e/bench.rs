@@ -97,6 +97,8 @@ async fn bench_generates_and_measures_every_class() {
     let markdown = report::queries_markdown(&results);
     assert!(markdown.contains("deep_cursor"), "{markdown}");
     assert!(markdown.contains("Encoding cost"), "{markdown}");
+    assert!(markdown.contains("Planning cost"), "{markdown}");
+    assert!(results.classes.iter().all(|c| c.plan_us > 0.0));
     // The daemon's cells carry its monitor's plan captures; the report says at what settings.
     let m = &opts.config.monitor;
     let states = format!("statements over {} ms are logged", m.slow_ms);
