@@ -333,7 +333,7 @@ pub struct CompanyLite {
 #[derive(Debug, Clone)]
 struct Title {
     title: String,
-    /// Filled by [`Generator::new`] from the title rules.
+    /// The title's canonical form by the configured rules (`title_normalized`).
     normalized: String,
     seniority: &'static str,
     department: &'static str,
@@ -352,12 +352,12 @@ const SENIORITIES: &[(&str, u32)] = &[
     ("partner", 15),
 ];
 
-fn titles() -> Vec<Title> {
+fn titles(rules: &TitleRules) -> Vec<Title> {
     let mut out = Vec::new();
     let mut add = |title: String, seniority, department| {
         out.push(Title {
+            normalized: rules.normalize(&title),
             title,
-            normalized: String::new(),
             seniority,
             department,
         })
@@ -412,10 +412,7 @@ const SPREAD_SECS: i64 = 3 * 365 * 24 * 3600;
 
 impl Generator {
     pub fn new(seed: u64, rules: &TitleRules) -> Generator {
-        let mut all = titles();
-        for t in &mut all {
-            t.normalized = rules.normalize(&t.title);
-        }
+        let all = titles(rules);
         let titles = SENIORITIES
             .iter()
             .map(|(s, _)| all.iter().filter(|t| t.seniority == *s).cloned().collect())
@@ -679,9 +676,12 @@ fn line(out: &mut String, cols: &[Option<String>]) {
 mod tests {
     use super::*;
 
+    fn rules() -> TitleRules {
+        TitleRules::parse(include_str!("../../config/titles.toml")).unwrap()
+    }
+
     fn sample(seed: u64) -> (String, String) {
-        let rules = TitleRules::parse(include_str!("../../config/titles.toml")).unwrap();
-        let mut g = Generator::new(seed, &rules);
+        let mut g = Generator::new(seed, &rules());
         let (mut c, mut cm, mut p, mut pm) =
             (String::new(), String::new(), String::new(), String::new());
         let companies: Vec<_> = (0..3).map(|_| g.company(&mut c, &mut cm)).collect();
@@ -709,7 +709,7 @@ mod tests {
 
     #[test]
     fn titles_cover_every_seniority_with_hundreds_of_titles() {
-        let all = titles();
+        let all = titles(&rules());
         assert!(all.len() > 300, "{}", all.len());
         for (s, _) in SENIORITIES {
             assert!(all.iter().any(|t| t.seniority == *s), "{s}");
