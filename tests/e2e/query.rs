@@ -58,6 +58,11 @@ async fn every_operator_selects_what_it_says() {
             json!({"created_at": {"lte": "2024-02-02T00:00:00Z"}}),
             vec!["2", "1"],
         ),
+        // A bare date is that day's midnight UTC.
+        (
+            json!({"created_at": {"gte": "2024-02-02"}}),
+            vec!["4", "3", "2"],
+        ),
         (
             json!({"departments": {"any": ["Research", "Sales"]}}),
             vec!["4", "3", "1"],

@@ -2,7 +2,7 @@
 //! boolean groups `any_of`, `all_of` and `not`, validated against the whitelist into a typed
 //! tree. Everything a caller can get wrong is caught here, with the offending field named.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -354,14 +354,24 @@ fn list_datum(name: &str, kind: Kind, items: &[Value]) -> Result<Datum, ApiError
     })
 }
 
+/// An RFC 3339 timestamp, or a bare date (`2024-01-31`), which means that day's midnight UTC:
+/// "created since January" is usually asked with a date.
 fn timestamp(name: &str, v: &Value) -> Result<DateTime<Utc>, ApiError> {
     v.as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
+        .and_then(|s| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+                .or_else(|| {
+                    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                        .ok()
+                        .map(|d| d.and_time(NaiveTime::MIN).and_utc())
+                })
+        })
         .ok_or_else(|| {
             ApiError::invalid(
                 name,
-                "expected an RFC 3339 timestamp such as 2024-01-31T12:00:00Z",
+                "expected an RFC 3339 timestamp such as 2024-01-31T12:00:00Z, or a date such as 2024-01-31",
             )
         })
 }
@@ -443,6 +453,21 @@ mod tests {
             err(json!({"created_at": {"gt": "yesterday"}})).code(),
             "invalid_value"
         );
+        assert_eq!(
+            err(json!({"created_at": {"gt": "2024-02-30"}})).code(),
+            "invalid_value"
+        );
+    }
+
+    #[test]
+    fn a_bare_date_is_that_days_midnight_utc() {
+        let at = |v: &str| {
+            let g = parse(Entity::Contacts, &json!({"created_at": {"gte": v}}), LIMITS).unwrap();
+            g.conds()[0].value.clone()
+        };
+        assert_eq!(at("2024-01-31"), at("2024-01-31T00:00:00Z"));
+        assert_eq!(at("2024-01-31"), at("2024-01-31T01:00:00+01:00"));
+        assert_ne!(at("2024-01-31"), at("2024-01-31T00:00:01Z"));
     }
 
     #[test]
