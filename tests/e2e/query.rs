@@ -143,6 +143,15 @@ async fn groups_combine_across_tables() {
         .await,
         (400, "limit_exceeded".into())
     );
+    // A blank nested group would make `any_of` match every row: refused, like an empty list.
+    assert_eq!(
+        i.err(
+            "contacts.search",
+            json!({"filters": {"any_of": [{}, {"seniority": {"eq": "vp"}}]}})
+        )
+        .await,
+        (400, "invalid_value".into())
+    );
     i.stop().await.unwrap();
 }
 

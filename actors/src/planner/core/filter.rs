@@ -165,6 +165,15 @@ impl Parser {
         let object = value
             .as_object()
             .ok_or_else(|| ApiError::invalid(at, "a filter group must be an object"))?;
+        // Only the top level may be empty (every row). A nested `{}` is nearly always a form
+        // field left blank, and it would silently widen `any_of` to every row or narrow `not`
+        // to none, so it is refused, like an empty list.
+        if depth > 1 && object.is_empty() {
+            return Err(ApiError::invalid(
+                at,
+                "a nested filter group must name at least one condition",
+            ));
+        }
         let mut nodes = Vec::with_capacity(object.len());
         for (key, value) in object {
             match key.as_str() {
@@ -468,6 +477,20 @@ mod tests {
         assert_eq!(at("2024-01-31"), at("2024-01-31T00:00:00Z"));
         assert_eq!(at("2024-01-31"), at("2024-01-31T01:00:00+01:00"));
         assert_ne!(at("2024-01-31"), at("2024-01-31T00:00:01Z"));
+    }
+
+    #[test]
+    fn only_the_top_level_group_may_be_empty() {
+        assert!(parse(Entity::Contacts, &json!({}), LIMITS).is_ok());
+        for filters in [
+            json!({"not": {}}),
+            json!({"any_of": [{}, {"first_name": {"eq": "x"}}]}),
+            json!({"all_of": [{}]}),
+        ] {
+            let e = err(filters.clone());
+            assert_eq!(e.code(), "invalid_value", "{filters}");
+            assert!(["not", "any_of", "all_of"].contains(&e.details()["field"].as_str().unwrap()));
+        }
     }
 
     #[test]
