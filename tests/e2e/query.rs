@@ -291,6 +291,14 @@ async fn facets_count_top_values_with_arrays_unnested() {
         i.err("contacts.facets", json!({"facets": ["uuid"]})).await,
         (400, "invalid_value".into())
     );
+    // A facet named twice is one list of `size` values, not the list twice over.
+    let twice = i
+        .ok(
+            "contacts.facets",
+            json!({"facets": ["seniority", "seniority"], "size": 1, "cache": false}),
+        )
+        .await;
+    assert_eq!(twice["facets"]["seniority"].as_array().unwrap().len(), 1);
     i.stop().await.unwrap();
 }
 

@@ -380,7 +380,7 @@ impl Planner {
         if size == 0 || size > MAX_FACET_SIZE {
             return Err(ApiError::limit("facet size", u64::from(MAX_FACET_SIZE)));
         }
-        let mut fields = Vec::with_capacity(req.facets.len());
+        let mut fields: Vec<&'static Field> = Vec::with_capacity(req.facets.len());
         for name in &req.facets {
             let f = entity.field(name).ok_or_else(|| ApiError::UnknownField {
                 field: name.clone(),
@@ -391,7 +391,10 @@ impl Planner {
                     "cannot be faceted (values are unique)",
                 ));
             }
-            fields.push(f);
+            // A field named twice is counted once: the reply has one list per name.
+            if !fields.iter().any(|g| std::ptr::eq(*g, f)) {
+                fields.push(f);
+            }
         }
         let m = self.matching(entity, &req.filters, req.q.as_deref(), None)?;
         Ok((sql::facets(&m.query(entity), &fields, size), fields))

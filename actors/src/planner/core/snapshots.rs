@@ -250,6 +250,18 @@ fn facets_unnest_arrays_and_share_the_filter() {
 }
 
 #[test]
+fn a_facet_named_twice_is_counted_once() {
+    check_facets(
+        Entity::Contacts,
+        json!({"facets": ["seniority", "seniority"], "size": 1}),
+        expect![[r#"
+            (SELECT 0 AS facet, c.seniority::text AS value, count(*) AS n FROM contacts c WHERE c.seniority IS NOT NULL GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT $1)
+              $1 int8 = 1
+        "#]],
+    );
+}
+
+#[test]
 fn injection_strings_only_ever_become_binds() {
     let evil = "x'; DROP TABLE contacts; --";
     let req: SearchRequest = serde_json::from_value(json!({
