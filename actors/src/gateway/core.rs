@@ -38,27 +38,34 @@ impl Route {
         Route::ApolloAnalyze,
     ];
 
+    /// The subject after the prefix (`contacts.search`) and the micro endpoint name
+    /// (`contacts-search`): static, so a request names its route without allocating.
+    fn names(self) -> (&'static str, &'static str) {
+        use Entity::{Companies, Contacts};
+        match self {
+            Route::Search(Contacts) => ("contacts.search", "contacts-search"),
+            Route::Count(Contacts) => ("contacts.count", "contacts-count"),
+            Route::Facets(Contacts) => ("contacts.facets", "contacts-facets"),
+            Route::Get(Contacts) => ("contacts.get", "contacts-get"),
+            Route::Stream(Contacts) => ("contacts.stream", "contacts-stream"),
+            Route::Search(Companies) => ("companies.search", "companies-search"),
+            Route::Count(Companies) => ("companies.count", "companies-count"),
+            Route::Facets(Companies) => ("companies.facets", "companies-facets"),
+            Route::Get(Companies) => ("companies.get", "companies-get"),
+            Route::Stream(Companies) => ("companies.stream", "companies-stream"),
+            Route::SlowQueries => ("admin.slow_queries", "admin-slow_queries"),
+            Route::ApolloAnalyze => ("apollo.analyze", "apollo-analyze"),
+        }
+    }
+
     /// The subject after the prefix, e.g. `contacts.search`.
-    pub fn suffix(self) -> String {
-        let (entity, verb) = match self {
-            Route::SlowQueries => return "admin.slow_queries".into(),
-            Route::ApolloAnalyze => return "apollo.analyze".into(),
-            Route::Search(e) => (e, "search"),
-            Route::Count(e) => (e, "count"),
-            Route::Facets(e) => (e, "facets"),
-            Route::Get(e) => (e, "get"),
-            Route::Stream(e) => (e, "stream"),
-        };
-        let entity = match entity {
-            Entity::Contacts => "contacts",
-            Entity::Companies => "companies",
-        };
-        format!("{entity}.{verb}")
+    pub fn suffix(self) -> &'static str {
+        self.names().0
     }
 
     /// The micro endpoint name (`contacts-search`).
-    pub fn endpoint_name(self) -> String {
-        self.suffix().replace('.', "-")
+    pub fn endpoint_name(self) -> &'static str {
+        self.names().1
     }
 }
 
@@ -97,7 +104,7 @@ impl EndpointStats {
 
 #[derive(Serialize)]
 struct EndpointInfo<'a> {
-    name: String,
+    name: &'static str,
     subject: &'a str,
     queue_group: &'a str,
     metadata: Value,
@@ -177,13 +184,18 @@ mod tests {
 
     #[test]
     fn routes_have_the_contract_subjects() {
-        let suffixes: Vec<String> = Route::ALL.iter().map(|r| r.suffix()).collect();
-        assert!(suffixes.contains(&"contacts.search".to_string()));
-        assert!(suffixes.contains(&"companies.get".to_string()));
+        let suffixes: Vec<&str> = Route::ALL.iter().map(|r| r.suffix()).collect();
+        assert!(suffixes.contains(&"contacts.search"));
+        assert!(suffixes.contains(&"companies.get"));
+        let distinct: std::collections::BTreeSet<&str> = suffixes.iter().copied().collect();
         assert_eq!(
-            Route::Count(Entity::Contacts).endpoint_name(),
-            "contacts-count"
+            distinct.len(),
+            Route::ALL.len(),
+            "every route has its own subject"
         );
+        for r in Route::ALL {
+            assert_eq!(r.endpoint_name(), r.suffix().replace('.', "-"));
+        }
     }
 
     #[test]

@@ -144,7 +144,7 @@ async fn finish(
         Ok(None) => {
             stats.record(started.elapsed().as_nanos() as u64, None);
             ctx.monitor
-                .record_request(&endpoint, None, started.elapsed());
+                .record_request(endpoint, None, started.elapsed());
             return;
         }
         Ok(Some(out)) => Ok(out),
@@ -167,7 +167,7 @@ async fn finish(
     }
     stats.record(started.elapsed().as_nanos() as u64, error);
     ctx.monitor
-        .record_request(&endpoint, code, started.elapsed());
+        .record_request(endpoint, code, started.elapsed());
 }
 
 /// The key of a cacheable request's exact bytes (`None` for other routes or with the cache off).
@@ -183,7 +183,7 @@ fn raw_key(
             if ctx.cache.enabled() =>
         {
             Some(Key::of_raw(
-                &route.suffix(),
+                route.suffix(),
                 n.into(),
                 meta.content_type,
                 meta.content_encoding,
@@ -328,7 +328,7 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<T, ApiError>>,
 {
-    let key = Key::of(&route.suffix(), n.into(), canonical);
+    let key = Key::of(route.suffix(), n.into(), canonical);
     if let Some(raw) = raw {
         ctx.cache.alias(raw, key);
     }
