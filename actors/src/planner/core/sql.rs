@@ -153,14 +153,14 @@ impl Query<'_> {
     /// The WHERE clause (without the keyword), `TRUE` when there is nothing to filter.
     pub fn where_clause(&self, sql: &mut Sql, access: Access) -> String {
         let mut parts = Vec::new();
-        let text_col = format!("{}.text_search", self.base().alias());
+        let text_col = || format!("{}.text_search", self.base().alias());
         if let Some(q) = self.similar_to {
             let p = sql.bind(Datum::Text(q.to_owned()));
             debug_assert_eq!(
                 p, SIMILARITY_BIND,
                 "the similarity text must be the first bind"
             );
-            parts.push(format!("{p} <% {text_col}"));
+            parts.push(format!("{p} <% {}", text_col()));
         }
         let filter = compile_group(self.entity, self.filter, access, sql);
         if filter != "TRUE" {
@@ -171,7 +171,7 @@ impl Query<'_> {
                 "%{}%",
                 super::filter::escape_like(token)
             )));
-            parts.push(format!("{text_col} ILIKE {p}"));
+            parts.push(format!("{} ILIKE {p}", text_col()));
         }
         if parts.is_empty() {
             "TRUE".into()
@@ -322,6 +322,10 @@ fn unreachable_is_null() -> String {
     "FALSE".into()
 }
 
+/// Room for a typical page statement (every field of both metadata tables fits), so writing
+/// it never reallocates.
+const PAGE_TEXT_CAPACITY: usize = 1024;
+
 /// A page query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PagePlan {
@@ -363,29 +367,38 @@ pub fn page(
             format!("{filter} AND {keyset}")
         };
     }
-    let mut text = String::from("SELECT ");
-    let mut select: Vec<String> = columns.iter().map(|f| f.qualified()).collect();
-    select.extend(
-        sort.iter()
-            .enumerate()
-            .map(|(i, k)| format!("{} AS k{i}", k.expr)),
-    );
-    text.push_str(&select.join(", "));
-    let _ = write!(text, " {}", from(q.entity, &tables));
-    if filter != "TRUE" {
-        let _ = write!(text, " WHERE {filter}");
+    // One buffer, written in order: planning runs on every request, and a list of pieces
+    // joined at the end cost as much as the rest of the plan.
+    let mut text = String::with_capacity(PAGE_TEXT_CAPACITY);
+    text.push_str("SELECT ");
+    for (i, f) in columns.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        text.push_str(f.table.alias());
+        text.push('.');
+        text.push_str(f.column);
     }
-    let order: Vec<String> = sort
-        .iter()
-        .map(|k| {
-            format!(
-                "{} {}",
-                k.expr,
-                if k.dir == Dir::Asc { "ASC" } else { "DESC" }
-            )
-        })
-        .collect();
-    let _ = write!(text, " ORDER BY {}", order.join(", "));
+    for (i, k) in sort.iter().enumerate() {
+        if i > 0 || !columns.is_empty() {
+            text.push_str(", ");
+        }
+        let _ = write!(text, "{} AS k{i}", k.expr);
+    }
+    text.push(' ');
+    text.push_str(&from(q.entity, &tables));
+    if filter != "TRUE" {
+        text.push_str(" WHERE ");
+        text.push_str(&filter);
+    }
+    text.push_str(" ORDER BY ");
+    for (i, k) in sort.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        text.push_str(&k.expr);
+        text.push_str(if k.dir == Dir::Asc { " ASC" } else { " DESC" });
+    }
     let p = sql.bind(Datum::BigInt(i64::from(limit) + 1));
     let _ = write!(text, " LIMIT {p}");
     if let Start::Offset(n) = start {
