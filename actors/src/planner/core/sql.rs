@@ -322,8 +322,8 @@ fn unreachable_is_null() -> String {
     "FALSE".into()
 }
 
-/// Room for a typical page statement (every field of both metadata tables fits), so writing
-/// it never reallocates.
+/// Room for a page statement of the default projection with its filters and keyset, so the
+/// common page is written without reallocating; a longer one grows as any `String` does.
 const PAGE_TEXT_CAPACITY: usize = 1024;
 
 /// A page query.
