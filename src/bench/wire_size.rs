@@ -12,7 +12,7 @@ use rolodex_actors::planner::core::fields::Entity;
 use rolodex_actors::planner::core::Planner;
 use rolodex_actors::planner::exec;
 use rolodex_actors::planner::exec::PgItem;
-use rolodex_actors::wire::codec::encode_body;
+use rolodex_actors::wire::codec::{compress, encode_body};
 use rolodex_actors::wire::{Codec, ContentType, Negotiated};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -156,7 +156,7 @@ pub fn encodings<T: Serialize>(
     let fail = |e: String| BenchError::Invalid(format!("encoding a page: {e}"));
     let json = encode_body(ContentType::Json, value).map_err(|e| fail(e.to_string()))?;
     let msgpack = encode_body(ContentType::MsgPack, value).map_err(|e| fail(e.to_string()))?;
-    let zstd = zstd::bulk::compress(&msgpack, zstd_level).map_err(|e| fail(e.to_string()))?;
+    let zstd = compress(&msgpack, zstd_level).map_err(|e| fail(e.to_string()))?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&json).map_err(|e| fail(e.to_string()))?;
     let gzip = gz.finish().map_err(|e| fail(e.to_string()))?;

@@ -159,6 +159,25 @@ thread_local! {
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
 }
 
+/// Bodies up to this size are compressed with a small match table (see [`hash_log_for`]).
+const SMALL_BODY: usize = 16 * 1024;
+/// 2^12 four-byte entries: 16 KiB, which stays in cache beside the page being compressed.
+const SMALL_BODY_HASH_LOG: u32 = 12;
+
+/// The match table size for a body of `len` bytes (`0`: zstd's own choice for the level).
+/// For small inputs zstd picks a large table (2^14–2^15 entries at level 1), which is right
+/// in a hot loop; behind a server it is cold at every reply, and its cache misses made
+/// compression a fifth slower in place (BENCHMARKS.md, eighth round) for no gain: a 25-row
+/// page compresses to the same size with the small table. Large bodies keep zstd's choice,
+/// where the small table would cost ratio.
+fn hash_log_for(len: usize) -> u32 {
+    if len <= SMALL_BODY {
+        SMALL_BODY_HASH_LOG
+    } else {
+        0
+    }
+}
+
 /// zstd-compress with this thread's reusable context.
 pub fn compress(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
     COMPRESSOR.with(|cell| {
@@ -167,7 +186,12 @@ pub fn compress(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
             *slot = Some((level, zstd::bulk::Compressor::new(level)?));
         }
         match slot.as_mut() {
-            Some((_, c)) => c.compress(raw),
+            Some((_, c)) => {
+                c.set_parameter(zstd::zstd_safe::CParameter::HashLog(hash_log_for(
+                    raw.len(),
+                )))?;
+                c.compress(raw)
+            }
             None => zstd::bulk::compress(raw, level),
         }
     })
@@ -346,6 +370,30 @@ mod tests {
         assert!(!small.zstd);
         let not_asked = c.encode(Negotiated::default(), &probe()).unwrap();
         assert!(!not_asked.zstd);
+    }
+
+    #[test]
+    fn small_and_large_bodies_alternate_on_one_context_and_decompress_intact() {
+        // Pseudo-random text, so the large body really needs its own table size.
+        let text = |len: usize| -> Vec<u8> {
+            let mut x = 0x9e37_79b9_u32;
+            (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    b"abcdefgh ,.:0123"[(x % 16) as usize]
+                })
+                .collect()
+        };
+        let (small, large) = (text(SMALL_BODY), text(8 * SMALL_BODY));
+        assert_eq!(hash_log_for(small.len()), SMALL_BODY_HASH_LOG);
+        assert_eq!(hash_log_for(large.len()), 0);
+        for body in [&small, &large, &small, &large] {
+            let packed = compress(body, 1).unwrap();
+            assert!(packed.len() < body.len());
+            assert_eq!(&decompress_bounded(&packed, body.len()).unwrap(), body);
+        }
     }
 
     #[test]
