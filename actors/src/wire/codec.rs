@@ -166,10 +166,10 @@ const SMALL_BODY_HASH_LOG: u32 = 12;
 
 /// The match table size for a body of `len` bytes (`0`: zstd's own choice for the level).
 /// For small inputs zstd picks a large table (2^14–2^15 entries at level 1), which is right
-/// in a hot loop; behind a server it is cold at every reply, and its cache misses made
-/// compression a fifth slower in place (BENCHMARKS.md, eighth round) for no gain: a 25-row
-/// page compresses to the same size with the small table. Large bodies keep zstd's choice,
-/// where the small table would cost ratio.
+/// in a hot loop; behind a server it is cold at every reply. With the small table a 25-row
+/// page took about a fifth less compression time in place (BENCHMARKS.md, eighth round) and
+/// came out 11 bytes longer (3,438 against 3,427). Large bodies keep zstd's choice, where the
+/// small table would cost ratio.
 fn hash_log_for(len: usize) -> u32 {
     if len <= SMALL_BODY {
         SMALL_BODY_HASH_LOG
