@@ -126,7 +126,16 @@ impl Field {
 
     /// `alias.column`, for SQL text.
     pub fn qualified(&self) -> String {
-        format!("{}.{}", self.table.alias(), self.column)
+        let mut out = String::new();
+        self.write_qualified(&mut out);
+        out
+    }
+
+    /// `alias.column` appended to statement text being written, without a string of its own.
+    pub fn write_qualified(&self, out: &mut String) {
+        out.push_str(self.table.alias());
+        out.push('.');
+        out.push_str(self.column);
     }
 
     /// Columns PostgreSQL derives from others (search text, normalised title): filterable,

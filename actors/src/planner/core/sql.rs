@@ -375,9 +375,7 @@ pub fn page(
         if i > 0 {
             text.push_str(", ");
         }
-        text.push_str(f.table.alias());
-        text.push('.');
-        text.push_str(f.column);
+        f.write_qualified(&mut text);
     }
     for (i, k) in sort.iter().enumerate() {
         if i > 0 || !columns.is_empty() {
