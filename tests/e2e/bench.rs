@@ -98,6 +98,12 @@ async fn bench_generates_and_measures_every_class() {
     assert!(markdown.contains("deep_cursor"), "{markdown}");
     assert!(markdown.contains("Encoding cost"), "{markdown}");
     assert!(markdown.contains("Planning cost"), "{markdown}");
+    // Every class says what a server adding nothing but the wire would have scored.
+    for class in &results.classes {
+        let v = report::verdict(&results, class, Way::Json).expect("a verdict");
+        assert!(v.bound_ratio.is_some_and(|b| b > 0.0), "{v:?}");
+    }
+    assert!(markdown.contains("| bound"), "{markdown}");
     assert!(results.classes.iter().all(|c| c.plan_us > 0.0));
     // The daemon's cells carry its monitor's plan captures; the report says at what settings.
     let m = &opts.config.monitor;
