@@ -483,6 +483,53 @@ async fn similarity_ranking_forgives_typos() {
     i.stop().await.unwrap();
 }
 
+/// Similarity ranks each word of `q` on its own: for `jon smith` the best stretch of the whole
+/// text scores "Aaron Smith" above "Jonas Smith" (the trigrams of "on " and "smith" outnumber
+/// those of "jon"), which no one searching for Jon wants. Cursors page that order exactly.
+#[tokio::test]
+async fn similarity_ranks_word_by_word_and_pages_by_cursor() {
+    let i = Instance::start("q_similar_words").await;
+    i.sql(
+        "INSERT INTO contacts (uuid, first_name, last_name, created_at)
+         SELECT md5(n)::uuid, n, 'Smith', '2024-01-01'
+         FROM unnest(ARRAY['Aaron', 'Jonas', 'Jon', 'Madison', 'Jason', 'Manon', 'Jonathan',
+                           'Aaron2', 'Jonas2', 'Ron', 'Don', 'Jo']) n",
+    )
+    .await;
+    let fields = json!(["uuid", "first_name"]);
+    let page = i
+        .ok(
+            "contacts.search",
+            json!({"q": "Jon  SMITH", "rank": "similarity", "fields": fields, "limit": 4}),
+        )
+        .await;
+    let names: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["first_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names[0], "Jon", "{names:?}");
+    assert!(
+        names[1..].iter().all(|n| n.starts_with("Jon")),
+        "every Jon-name before Aaron: {names:?}"
+    );
+    let whole = i
+        .ok(
+            "contacts.search",
+            json!({"q": "jon smith", "rank": "similarity", "fields": fields, "limit": 100}),
+        )
+        .await;
+    let paged = page_through(
+        &i,
+        json!({"q": "jon smith", "rank": "similarity", "fields": fields, "limit": 2}),
+    )
+    .await;
+    assert!(paged.len() >= 5, "{paged:?}");
+    assert_eq!(paged, uuids(&whole));
+    i.stop().await.unwrap();
+}
+
 /// Pages go out serialised straight from PostgreSQL's row buffers (`exec::PgItem`); rows
 /// decoded into owned values (`exec::row`) are what the tests and the stream reasoning are
 /// written against. Both must give the same bytes, in both formats, for every field of both

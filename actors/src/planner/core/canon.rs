@@ -11,7 +11,7 @@
 use serde_json::{json, Map, Value};
 
 use super::fields::{Entity, Kind};
-use crate::model::{CountRequest, FacetsRequest, Rank, SearchRequest};
+use crate::model::{CountRequest, FacetsRequest, SearchRequest};
 
 /// Canonical `filters`.
 pub fn filters(entity: Entity, filters: &Value) -> Value {
@@ -77,20 +77,18 @@ fn condition(entity: Entity, name: &str, ops: &Value) -> Value {
     Value::Object(out)
 }
 
-/// Canonical free text: what the planner matches on.
-pub fn q(q: Option<&str>, rank: Option<Rank>) -> Value {
-    let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) else {
-        return Value::Null;
-    };
-    match rank {
-        Some(Rank::Similarity) => Value::String(q.to_lowercase()),
-        None => Value::String(
-            q.split_whitespace()
-                .map(str::to_lowercase)
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
-    }
+/// Canonical free text: what the planner matches on (`rank` is keyed on its own).
+pub fn q(q: Option<&str>) -> Value {
+    let q = q.map(str::trim).filter(|q| !q.is_empty());
+    q.map_or(Value::Null, |q| Value::String(words(q)))
+}
+
+/// Free text lower-cased, its words one space apart.
+pub fn words(q: &str) -> String {
+    q.split_whitespace()
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Canonical sort: the default (`created_at desc`, or similarity) made explicit.
@@ -112,7 +110,7 @@ pub fn search(entity: Entity, req: &SearchRequest, default_limit: u32) -> Value 
     json!({
         "entity": entity,
         "filters": filters(entity, &req.filters),
-        "q": q(req.q.as_deref(), req.rank),
+        "q": q(req.q.as_deref()),
         "rank": req.rank,
         "sort": sort(req),
         "limit": req.limit.unwrap_or(default_limit),
@@ -128,7 +126,7 @@ pub fn count(entity: Entity, req: &CountRequest) -> Value {
     json!({
         "entity": entity,
         "filters": filters(entity, &req.filters),
-        "q": q(req.q.as_deref(), None),
+        "q": q(req.q.as_deref()),
         "mode": req.mode,
     })
 }
@@ -140,7 +138,7 @@ pub fn facets(entity: Entity, req: &FacetsRequest) -> Value {
     json!({
         "entity": entity,
         "filters": filters(entity, &req.filters),
-        "q": q(req.q.as_deref(), None),
+        "q": q(req.q.as_deref()),
         "facets": names,
         "size": req.size.unwrap_or(10),
     })

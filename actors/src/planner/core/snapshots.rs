@@ -177,10 +177,10 @@ fn free_text_and_similarity() {
     );
     check(
         Entity::Contacts,
-        json!({"q": "jon smth", "rank": "similarity", "fields": ["uuid"]}),
+        json!({"q": " Jon  Smth", "rank": "similarity", "fields": ["uuid"]}),
         expect![[r#"
             tier: minimal
-            SELECT c.uuid, word_similarity($1, c.text_search) AS k0, c.uuid AS k1 FROM contacts c WHERE $1 <% c.text_search ORDER BY word_similarity($1, c.text_search) DESC, c.uuid DESC LIMIT $2
+            SELECT c.uuid, (SELECT sum(word_similarity(w, c.text_search)) FROM unnest(string_to_array($1, ' ')) AS w) AS k0, c.uuid AS k1 FROM contacts c WHERE $1 <% c.text_search ORDER BY (SELECT sum(word_similarity(w, c.text_search)) FROM unnest(string_to_array($1, ' ')) AS w) DESC, c.uuid DESC LIMIT $2
               $1 text = "jon smth"
               $2 int8 = 26
         "#]],
