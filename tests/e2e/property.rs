@@ -281,6 +281,14 @@ fn cond() -> impl Strategy<Value = Node> {
             } else {
                 items
             };
+            // Half the time in another case than stored: arrays match case-insensitively.
+            let items: Vec<String> = items
+                .iter()
+                .map(|s| match bits % 2 {
+                    0 => s.to_uppercase(),
+                    _ => s.to_string(),
+                })
+                .collect();
             Node::Cond(field, ["any", "all", "none"][op], json!(items))
         });
     let null = (
@@ -394,11 +402,13 @@ fn cond_holds(value: &V, op: &str, arg: &Value) -> bool {
             }
         }
         (V::Array(items), _) => {
+            // Case-insensitive, as every text comparison.
+            let has = |w: &String| items.iter().any(|i| i.to_lowercase() == w.to_lowercase());
             let wanted = list(arg);
             match op {
-                "any" => wanted.iter().any(|w| items.contains(w)),
-                "all" => wanted.iter().all(|w| items.contains(w)),
-                "none" => !wanted.iter().any(|w| items.contains(w)),
+                "any" => wanted.iter().any(has),
+                "all" => wanted.iter().all(has),
+                "none" => !wanted.iter().any(has),
                 _ => unreachable!("{op}"),
             }
         }

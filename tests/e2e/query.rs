@@ -72,6 +72,12 @@ async fn every_operator_selects_what_it_says() {
             vec!["3"],
         ),
         (json!({"departments": {"none": ["Sales"]}}), vec!["3", "2"]),
+        // Arrays match case-insensitively, as text does.
+        (
+            json!({"departments": {"any": ["research", "SALES"]}}),
+            vec!["4", "3", "1"],
+        ),
+        (json!({"departments": {"none": ["sales"]}}), vec!["3", "2"]),
         (json!({"email": {"is_null": true}}), vec!["4"]),
         (
             json!({"email_status": {"is_null": false}}),
@@ -87,6 +93,10 @@ async fn every_operator_selects_what_it_says() {
         ),
         (
             json!({"company.technologies": {"all": ["Kubernetes"]}}),
+            vec!["4", "1"],
+        ),
+        (
+            json!({"company.technologies": {"all": ["kubernetes"]}}),
             vec!["4", "1"],
         ),
         (json!({"company.name": {"is_null": true}}), vec!["3"]),

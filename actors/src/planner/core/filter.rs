@@ -329,14 +329,14 @@ fn list_datum(name: &str, kind: Kind, items: &[Value]) -> Result<Datum, ApiError
                 .map(|v| text(name, v))
                 .collect::<Result<_, _>>()?,
         ),
-        // Arrays are compared exactly as stored, so their values keep their case.
+        // Arrays compare on their lower-cased twin, so their values are lower-cased too.
         Kind::TextArray => Datum::TextArray(
             items
                 .iter()
                 .map(|v| {
                     v.as_str()
                         .filter(|s| s.len() <= MAX_VALUE_CHARS && !s.contains('\0'))
-                        .map(str::to_owned)
+                        .map(str::to_lowercase)
                         .ok_or_else(|| ApiError::invalid(name, "expected a list of short strings"))
                 })
                 .collect::<Result<_, _>>()?,

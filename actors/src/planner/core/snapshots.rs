@@ -121,11 +121,11 @@ fn arrays_use_gin_operators_and_groups_nest() {
                "fields": ["uuid"]}),
         expect![[r#"
             tier: company
-            SELECT c.uuid, c.created_at AS k0, c.uuid AS k1 FROM contacts c LEFT JOIN companies co ON co.uuid = c.company_id WHERE ((c.title ILIKE $1 OR c.seniority = $2) AND co.technologies @> $3 AND c.departments && $4 AND NOT coalesce((c.email IS NULL), false)) ORDER BY c.created_at DESC, c.uuid DESC LIMIT $5
+            SELECT c.uuid, c.created_at AS k0, c.uuid AS k1 FROM contacts c LEFT JOIN companies co ON co.uuid = c.company_id WHERE ((c.title ILIKE $1 OR c.seniority = $2) AND co.technologies_lower @> $3 AND c.departments_lower && $4 AND NOT coalesce((c.email IS NULL), false)) ORDER BY c.created_at DESC, c.uuid DESC LIMIT $5
               $1 text = "vp%"
               $2 text = "vp"
-              $3 text[] = ["Kubernetes"]
-              $4 text[] = ["Engineering","Sales"]
+              $3 text[] = ["kubernetes"]
+              $4 text[] = ["engineering","sales"]
               $5 int8 = 26
         "#]],
     );
