@@ -37,7 +37,8 @@ struct Payload {
 /// Signs and checks cursors with one secret.
 #[derive(Clone)]
 pub struct CursorCodec {
-    key: Vec<u8>,
+    /// HMAC keyed once: each cursor clones it instead of hashing the padded key again.
+    keyed: HmacSha256,
 }
 
 impl std::fmt::Debug for CursorCodec {
@@ -49,12 +50,13 @@ impl std::fmt::Debug for CursorCodec {
 impl CursorCodec {
     pub fn new(secret: &[u8]) -> Self {
         Self {
-            key: secret.to_vec(),
+            keyed: <HmacSha256 as Mac>::new_from_slice(secret)
+                .expect("HMAC accepts keys of any length"),
         }
     }
 
     fn mac(&self) -> HmacSha256 {
-        <HmacSha256 as Mac>::new_from_slice(&self.key).expect("HMAC accepts keys of any length")
+        self.keyed.clone()
     }
 
     pub fn encode(&self, fingerprint: Fingerprint, keys: &[Datum]) -> String {
