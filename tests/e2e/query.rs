@@ -493,6 +493,60 @@ async fn similarity_ranking_forgives_typos() {
     i.stop().await.unwrap();
 }
 
+/// Every text array of both entities, filtered in another case than stored, matches as the
+/// stored case does: each has its lower-cased twin column (an array field added without one
+/// fails here).
+#[tokio::test]
+async fn every_array_field_matches_in_any_case() {
+    use rolodex_actors::planner::core::fields::{Entity, Kind};
+    let i = Instance::start("q_array_case").await;
+    i.sql(SMALL_DATASET).await;
+    for (entity, subject) in [
+        (Entity::Contacts, "contacts.count"),
+        (Entity::Companies, "companies.count"),
+    ] {
+        let arrays = entity
+            .fields()
+            .filter(|f| f.kind == Kind::TextArray && f.table == entity.base());
+        for f in arrays {
+            let name = f.scope(entity).unwrap();
+            let (table, column) = (f.table.name(), f.column);
+            let instance = &i;
+            let value: String =
+                sqlx::query_scalar(&format!("SELECT min(v) FROM {table}, unnest({column}) v"))
+                    .fetch_one(&i.db)
+                    .await
+                    .unwrap();
+            // The truth, in the stored case, straight from PostgreSQL.
+            let truth = |op: &str| {
+                let sql = format!("SELECT count(*) FROM {table} WHERE {op}");
+                let value = value.clone();
+                async move {
+                    sqlx::query_scalar::<_, i64>(&sql)
+                        .bind(vec![value])
+                        .fetch_one(&instance.db)
+                        .await
+                        .unwrap() as u64
+                }
+            };
+            let count = |op: &str, v: String| {
+                let body = json!({"filters": {name: {op: [v]}}, "mode": "exact"});
+                async move { instance.ok(subject, body).await["count"].as_u64().unwrap() }
+            };
+            let any = truth(&format!("{column} && $1")).await;
+            assert!(any > 0, "{name} {value}");
+            assert_eq!(count("any", value.to_uppercase()).await, any, "{name}");
+            assert_eq!(count("all", value.to_lowercase()).await, any, "{name}");
+            assert_eq!(
+                count("none", value.to_uppercase()).await,
+                truth(&format!("NOT ({column} && $1)")).await,
+                "{name}"
+            );
+        }
+    }
+    i.stop().await.unwrap();
+}
+
 /// Similarity ranks each word of `q` on its own: for `jon smith` the best stretch of the whole
 /// text scores "Aaron Smith" above "Jonas Smith" (the trigrams of "on " and "smith" outnumber
 /// those of "jon"), which no one searching for Jon wants. Cursors page that order exactly.
