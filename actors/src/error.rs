@@ -14,8 +14,8 @@ pub enum ApiError {
     #[error("malformed request body: {0}")]
     MalformedBody(String),
     /// A filter, sort or projection names a field that is not on the whitelist.
-    #[error("unknown field `{field}`")]
-    UnknownField { field: String },
+    #[error("unknown field `{field}`{hint}")]
+    UnknownField { field: String, hint: String },
     /// A filter uses an operator that does not exist or does not fit the field's type.
     #[error("operator `{op}` is not allowed on field `{field}`")]
     UnknownOperator { field: String, op: String },
@@ -115,7 +115,7 @@ impl ApiError {
     /// Machine-readable details: which field, which operator, which class.
     pub fn details(&self) -> Value {
         match self {
-            Self::UnknownField { field } => json!({ "field": field }),
+            Self::UnknownField { field, .. } => json!({ "field": field }),
             Self::UnknownOperator { field, op } => json!({ "field": field, "operator": op }),
             Self::InvalidValue { field, .. } => json!({ "field": field }),
             Self::LimitExceeded { what, max, .. } => json!({ "what": what, "max": max }),
@@ -160,7 +160,10 @@ mod tests {
     fn every_error_has_a_micro_status_and_a_snake_case_code() {
         let all = [
             ApiError::MalformedBody("x".into()),
-            ApiError::UnknownField { field: "f".into() },
+            ApiError::UnknownField {
+                field: "f".into(),
+                hint: String::new(),
+            },
             ApiError::NotFound {
                 entity: "contact".into(),
                 key: "k".into(),

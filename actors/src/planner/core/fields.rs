@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ApiError;
+
 /// What a request searches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -37,6 +39,26 @@ impl Entity {
         FIELDS
             .iter()
             .find(|f| f.scope(self).is_some_and(|wire| wire == name))
+    }
+
+    /// A wire name from a request: its field, or `400 unknown_field` that points to the name
+    /// meant when the request spelled a company field the other entity's way.
+    pub fn known(self, name: &str) -> Result<&'static Field, ApiError> {
+        self.field(name).ok_or_else(|| {
+            let hint = match self {
+                Self::Companies => name
+                    .strip_prefix("company.")
+                    .filter(|bare| self.field(bare).is_some())
+                    .map(|bare| format!(" (on companies their own fields are bare: `{bare}`)")),
+                Self::Contacts => Some(format!("company.{name}"))
+                    .filter(|related| self.field(related).is_some())
+                    .map(|related| format!(" (a contact's company fields are `{related}`)")),
+            };
+            ApiError::UnknownField {
+                field: name.to_owned(),
+                hint: hint.unwrap_or_default(),
+            }
+        })
     }
 }
 

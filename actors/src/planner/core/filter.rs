@@ -204,12 +204,7 @@ impl Parser {
         value: &Value,
         out: &mut Vec<Node>,
     ) -> Result<(), ApiError> {
-        let field = self
-            .entity
-            .field(name)
-            .ok_or_else(|| ApiError::UnknownField {
-                field: name.to_owned(),
-            })?;
+        let field = self.entity.known(name)?;
         let ops = value.as_object().filter(|o| !o.is_empty()).ok_or_else(|| {
             ApiError::invalid(name, "expected an object of operators, e.g. {\"eq\": ...}")
         })?;
@@ -430,8 +425,25 @@ mod tests {
             err(json!({"departments": {"contains": "x"}})).code(),
             "unknown_operator"
         );
-        // Company-only names are not contact fields.
-        assert_eq!(err(json!({"name": {"eq": "x"}})).code(), "unknown_field");
+        // Company-only names are not contact fields; the error says what is.
+        let e = err(json!({"name": {"eq": "x"}}));
+        assert_eq!(e.code(), "unknown_field");
+        assert_eq!(e.details()["field"], "name");
+        assert!(e.to_string().contains("`company.name`"), "{e}");
+        // On companies, the company's own fields are bare.
+        let e = parse(
+            Entity::Companies,
+            &json!({"company.name": {"eq": "x"}}),
+            LIMITS,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "unknown_field");
+        assert!(e.to_string().contains("bare: `name`"), "{e}");
+        // A name nobody has gets no hint.
+        assert_eq!(
+            err(json!({"nope": {"eq": 1}})).to_string(),
+            "unknown field `nope`"
+        );
     }
 
     #[test]

@@ -279,11 +279,7 @@ impl Planner {
             });
         }
         for spec in specs {
-            let field = entity
-                .field(&spec.field)
-                .ok_or_else(|| ApiError::UnknownField {
-                    field: spec.field.clone(),
-                })?;
+            let field = entity.known(&spec.field)?;
             if !field.sortable {
                 return Err(ApiError::invalid(
                     &spec.field,
@@ -321,9 +317,7 @@ impl Planner {
         }
         let mut chosen = Vec::with_capacity(names.len());
         for name in names {
-            let field = entity.field(name).ok_or_else(|| ApiError::UnknownField {
-                field: name.clone(),
-            })?;
+            let field = entity.known(name)?;
             if !chosen.contains(&field) {
                 chosen.push(field);
             }
@@ -386,9 +380,7 @@ impl Planner {
         }
         let mut fields: Vec<&'static Field> = Vec::with_capacity(req.facets.len());
         for name in &req.facets {
-            let f = entity.field(name).ok_or_else(|| ApiError::UnknownField {
-                field: name.clone(),
-            })?;
+            let f = entity.known(name)?;
             if matches!(f.kind, Kind::Uuid | Kind::Timestamp) || f.is_derived() {
                 return Err(ApiError::invalid(
                     name,
