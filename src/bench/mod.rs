@@ -15,6 +15,7 @@
 //! results); run against a database it did not create (`generate` drops and recreates its own).
 
 pub mod cache;
+pub mod cpu;
 mod floor;
 pub mod generate;
 pub mod ingest;

@@ -207,6 +207,9 @@ pub struct Cell {
     pub errors: usize,
     /// Mean reply body size on the wire (0 for the floor).
     pub reply_bytes: usize,
+    /// The bench process's CPU per request, µs (`None` without Linux's `/proc`). The daemon
+    /// runs in this process, so its work is in its cells and not in the floors'.
+    pub cpu_us: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -549,6 +552,8 @@ pub struct Measured {
     pub wall: Duration,
     pub errors: Vec<String>,
     pub bytes: usize,
+    /// The process's CPU time over the measured requests (warm-up excluded).
+    pub cpu: Option<Duration>,
 }
 
 impl Measured {
@@ -558,6 +563,8 @@ impl Measured {
         self.wall += other.wall;
         self.errors.extend(other.errors);
         self.bytes += other.bytes;
+        // `None` only where `/proc` is missing, which holds for every slice of a run.
+        self.cpu = other.cpu.map(|b| self.cpu.unwrap_or_default() + b);
     }
 
     fn into_cell(self, way: Way, concurrency: usize, class: &str) -> Result<Cell, BenchError> {
@@ -578,6 +585,9 @@ impl Measured {
             way,
             concurrency,
             reply_bytes: self.bytes / self.samples.len(),
+            cpu_us: self
+                .cpu
+                .map(|t| t.as_secs_f64() * 1e6 / self.samples.len() as f64),
             stats: Stats::from_durations(&self.samples, self.wall),
             errors: self.errors.len(),
         })
@@ -648,6 +658,7 @@ where
     };
     let _ = run_phase(None, None, Some(warm)).await;
     next.store(0, Ordering::Relaxed);
+    let cpu_before = super::cpu::process_cpu();
     let started = Instant::now();
     let phase = match opts.iterations {
         Some(n) => run_phase(Some(n.max(concurrency)), None, None),
@@ -655,11 +666,15 @@ where
     };
     let outcomes = phase.await;
     let wall = started.elapsed();
+    let cpu = super::cpu::process_cpu()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
     let mut m = Measured {
         samples: Vec::new(),
         wall,
         errors: Vec::new(),
         bytes: 0,
+        cpu,
     };
     for o in outcomes {
         match o {

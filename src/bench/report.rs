@@ -82,6 +82,46 @@ fn tick(ok: bool) -> String {
     }
 }
 
+/// CPU per request at `low` in flight, from the cells' `/proc` readings; empty without them.
+fn cpu_markdown(r: &QueriesResults, low: usize) -> String {
+    let mut t = Table::new(&[
+        "class",
+        "floor",
+        "paced",
+        "msgpack+zstd",
+        "JSON",
+        "Rolodex's own",
+    ]);
+    let mut any = false;
+    for class in &r.classes {
+        let cpu = |w| class.cell(w, low).and_then(|c| c.cpu_us);
+        let us = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0}"));
+        let paced = cpu(Way::PacedFloor);
+        let own = |w| cpu(w).zip(paced).map(|(c, p)| c - p);
+        any |= cpu(Way::MsgpackZstd).is_some();
+        t.row(vec![
+            class.name.clone(),
+            us(cpu(Way::Floor)),
+            us(paced),
+            us(cpu(Way::MsgpackZstd)),
+            us(cpu(Way::Json)),
+            format!("{} / {}", us(own(Way::MsgpackZstd)), us(own(Way::Json))),
+        ]);
+    }
+    if !any {
+        return String::new();
+    }
+    format!(
+        "\n### CPU per request, {low} in flight (µs of the bench process)\n\n\
+         The daemon runs in the bench process, so its cells carry its work as well as the \
+         client's. The paced floor pays an echo round trip and the statement from the same \
+         process, so \"Rolodex's own\" (the cell's CPU less the paced floor's, MessagePack / \
+         JSON) is what the daemon adds: intake, planning, encoding, compression, publishing. \
+         Read from `/proc/self/stat` (10 ms ticks) around the measured requests.\n\n{}",
+        t.markdown()
+    )
+}
+
 /// The whole report as Markdown.
 pub fn queries_markdown(r: &QueriesResults) -> String {
     let low = r.concurrency.iter().min().copied().unwrap_or(1);
@@ -183,6 +223,8 @@ pub fn queries_markdown(r: &QueriesResults) -> String {
         ]);
     }
     out.push_str(&t.markdown());
+
+    out.push_str(&cpu_markdown(r, low));
 
     if let Some(high) = throughput_concurrency(r) {
         out.push_str(&format!(
