@@ -556,6 +556,11 @@ pub struct Measured {
     pub cpu: Option<Duration>,
 }
 
+/// The least CPU time a cell must have used for its per-request figure to mean something:
+/// `/proc` counts in 10 ms ticks, read twice per slice, so below this a slow class's few
+/// requests would read as 0 µs or as more than they cost.
+const MIN_CPU_READING: Duration = Duration::from_millis(400);
+
 impl Measured {
     /// Pool another slice of the same cell into this one.
     pub fn merge(&mut self, other: Measured) {
@@ -587,6 +592,7 @@ impl Measured {
             reply_bytes: self.bytes / self.samples.len(),
             cpu_us: self
                 .cpu
+                .filter(|t| *t >= MIN_CPU_READING)
                 .map(|t| t.as_secs_f64() * 1e6 / self.samples.len() as f64),
             stats: Stats::from_durations(&self.samples, self.wall),
             errors: self.errors.len(),
@@ -1047,4 +1053,30 @@ async fn cursor_jobs(
         });
     }
     Ok(jobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measured(requests: usize, cpu_ms: u64) -> Measured {
+        Measured {
+            samples: vec![Duration::from_millis(1); requests],
+            wall: Duration::from_secs(1),
+            cpu: Some(Duration::from_millis(cpu_ms)),
+            ..Measured::default()
+        }
+    }
+
+    #[test]
+    fn cpu_per_request_is_given_only_above_the_ticks_resolution() {
+        let cell = |m: Measured| m.into_cell(Way::Json, 1, "c").unwrap().cpu_us;
+        assert_eq!(cell(measured(1000, 500)), Some(500.0));
+        assert_eq!(cell(measured(10, 300)), None);
+        // Slices add up before the threshold is applied.
+        let mut pooled = Measured::default();
+        pooled.merge(measured(1000, 250));
+        pooled.merge(measured(1000, 250));
+        assert_eq!(cell(pooled), Some(250.0));
+    }
 }

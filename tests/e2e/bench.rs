@@ -104,18 +104,18 @@ async fn bench_generates_and_measures_every_class() {
         assert!(v.bound_ratio.is_some_and(|b| b > 0.0), "{v:?}");
     }
     assert!(markdown.contains("| bound"), "{markdown}");
-    // Each cell says what its requests cost the process in CPU.
+    // A cell gives its requests' CPU only when it used enough to tell (the quick run's cells
+    // are short), and then a positive figure.
     for class in &results.classes {
         for way in [Way::Floor, Way::PacedFloor, Way::MsgpackZstd, Way::Json] {
             let cell = class.cell(way, low).unwrap();
             assert!(
-                cell.cpu_us.is_some_and(|us| us >= 0.0),
+                cell.cpu_us.is_none_or(|us| us > 0.0),
                 "{} {way:?}",
                 class.name
             );
         }
     }
-    assert!(markdown.contains("Rolodex's own"), "{markdown}");
     assert!(results.classes.iter().all(|c| c.plan_us > 0.0));
     // The daemon's cells carry its monitor's plan captures; the report says at what settings.
     let m = &opts.config.monitor;
