@@ -50,7 +50,8 @@ fn condition(entity: Entity, name: &str, ops: &Value) -> Value {
     let (Some(field), Value::Object(ops)) = (entity.field(name), ops) else {
         return ops.clone();
     };
-    let lower = matches!(field.kind, Kind::Text | Kind::Keyword);
+    // Every text compares without case, arrays included (their lower-cased twins).
+    let lower = matches!(field.kind, Kind::Text | Kind::Keyword | Kind::TextArray);
     let fold = |v: &Value| match v {
         Value::String(s) if lower => Value::String(s.to_lowercase()),
         other => other.clone(),
@@ -171,6 +172,11 @@ mod tests {
         }));
         assert_eq!(a, b);
         assert_eq!(key(json!({"filters": {}})), key(json!({})));
+        // Arrays match without case, so their case is not part of the question.
+        assert_eq!(
+            key(json!({"filters": {"departments": {"any": ["sales"]}}})),
+            key(json!({"filters": {"departments": {"any": ["Sales"]}}}))
+        );
         assert_eq!(
             key(json!({"filters": {"any_of": [{"email": {"eq": "a"}}, {"email": {"eq": "b"}}]}})),
             key(json!({"filters": {"any_of": [{"email": {"eq": "B"}}, {"email": {"eq": "a"}}]}}))
@@ -180,11 +186,6 @@ mod tests {
     #[test]
     fn different_questions_stay_different() {
         assert_ne!(key(json!({"limit": 10})), key(json!({})));
-        // Arrays compare exactly as stored: their case matters.
-        assert_ne!(
-            key(json!({"filters": {"departments": {"any": ["sales"]}}})),
-            key(json!({"filters": {"departments": {"any": ["Sales"]}}}))
-        );
         assert_ne!(
             key(json!({"filters": {"seniority": {"in": ["vp", "cto"]}}})),
             key(json!({"filters": {"seniority": {"eq": "vp"}}}))
