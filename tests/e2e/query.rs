@@ -271,6 +271,27 @@ async fn tampered_or_reused_cursors_are_400_and_offset_is_bounded() {
         )
         .await;
     assert_eq!(offset["items"].as_array().unwrap().len(), 7);
+
+    // Sort mistakes are named: a field twice, a field no index orders by.
+    let twice = json!({"sort": [{"field": "created_at", "dir": "asc"}, {"field": "created_at"}]});
+    let (status, err) = i.req("contacts.search", twice).await.error.unwrap();
+    assert_eq!((status, err.code.as_str()), (400, "invalid_value"));
+    assert!(
+        err.message.contains("created_at") && err.message.contains("twice"),
+        "{}",
+        err.message
+    );
+    let (status, err) = i
+        .req("contacts.search", json!({"sort": [{"field": "title"}]}))
+        .await
+        .error
+        .unwrap();
+    assert_eq!((status, err.code.as_str()), (400, "invalid_value"));
+    assert!(
+        err.message.contains("title") && err.message.contains("sortable"),
+        "{}",
+        err.message
+    );
     i.stop().await.unwrap();
 }
 

@@ -278,8 +278,14 @@ impl Planner {
                 table: entity.base(),
             });
         }
+        let mut named: Vec<&'static Field> = Vec::with_capacity(specs.len());
         for spec in specs {
             let field = entity.known(&spec.field)?;
+            // A second key on the same field could never order anything: a mistake to point out.
+            if named.contains(&field) {
+                return Err(ApiError::invalid(&spec.field, "named twice in `sort`"));
+            }
+            named.push(field);
             if !field.sortable {
                 return Err(ApiError::invalid(
                     &spec.field,
