@@ -299,12 +299,31 @@ async fn tampered_or_reused_cursors_are_400_and_offset_is_bounded() {
 async fn facets_count_top_values_with_arrays_unnested() {
     let i = Instance::start("q_facets").await;
     i.sql(SMALL_DATASET).await;
+    // One more spelling of a department: filters match it in any case, and so do the counts.
+    i.sql("INSERT INTO contacts (uuid, first_name, last_name, title, departments, created_at) VALUES \
+           ('00000000-0000-0000-0000-000000000005', 'Eve', 'Quiet', 'vp of sales', '{sales}', '2024-02-05T00:00:00Z')")
+        .await;
     let f = i
-        .ok("contacts.facets", json!({"facets": ["departments", "seniority", "company.industries", "contact_meta.country"]}))
+        .ok("contacts.facets", json!({"facets": ["departments", "seniority", "company.industries", "contact_meta.country", "title"]}))
         .await;
     assert_eq!(
         f["facets"]["departments"],
-        json!([{"value": "Engineering", "count": 2}, {"value": "Sales", "count": 2}, {"value": "Research", "count": 1}])
+        json!([{"value": "Sales", "count": 3}, {"value": "Engineering", "count": 2}, {"value": "Research", "count": 1}])
+    );
+    let sales = i
+        .ok(
+            "contacts.search",
+            json!({"filters": {"departments": {"any": ["Sales"]}}, "with_total": true}),
+        )
+        .await;
+    assert_eq!(
+        sales["total"], 3,
+        "a facet's count is what filtering on its value finds"
+    );
+    // Two spellings equally frequent: the one first in byte order (capitals) stands for both.
+    assert_eq!(
+        f["facets"]["title"][0],
+        json!({"value": "VP of Sales", "count": 2})
     );
     assert_eq!(
         f["facets"]["company.industries"],
