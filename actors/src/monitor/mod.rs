@@ -71,7 +71,12 @@ impl Monitor {
     }
 
     /// A finished request, for the per-endpoint metrics.
-    pub fn record_request(&self, endpoint: &str, error_code: Option<&str>, elapsed: Duration) {
+    pub fn record_request(
+        &self,
+        endpoint: &'static str,
+        error_code: Option<&'static str>,
+        elapsed: Duration,
+    ) {
         if self.inner.config.enabled {
             self.inner
                 .metrics
@@ -95,8 +100,8 @@ impl Monitor {
             .metrics
             .query_seconds
             .get_or_create(&metrics::QueryLabel {
-                class: class.name().into(),
-                tier: tier.into(),
+                class: class.name(),
+                tier,
             })
             .observe(elapsed.as_secs_f64());
         if micros < c.slow_ms * 1000 {
