@@ -521,20 +521,21 @@ pub fn facets(q: &Query<'_>, fields: &[&'static Field], size: u32) -> Sql {
         if filter != "TRUE" {
             where_ = format!("{filter} AND {where_}");
         }
-        let from = from(q.entity, &tables);
+        let source = from(q.entity, &tables);
         branches.push(if matches!(f.kind, Kind::Text | Kind::TextArray) {
             // Filters match text in any case, so a count must too: "Sales" and "sales" are one
             // value, shown as its most frequent spelling (on a tie, the first in byte order:
-            // capitals first). Grouping the stored values, then their few distinct spellings,
-            // costs next to nothing over the one grouping (BENCHMARKS.md).
+            // capitals first). Grouping the stored values, then their distinct spellings,
+            // costs little over the one grouping unless the spellings run to hundreds of
+            // thousands (BENCHMARKS.md, tenth round).
             format!(
                 "(SELECT {i} AS facet, (array_agg(value ORDER BY n DESC, value COLLATE \"C\"))[1] AS value, sum(n)::int8 AS n \
-                 FROM (SELECT {value} AS value, count(*) AS n {from}{lateral} WHERE {where_} GROUP BY 1) spelled \
+                 FROM (SELECT {value} AS value, count(*) AS n {source}{lateral} WHERE {where_} GROUP BY 1) spelled \
                  GROUP BY lower(value) ORDER BY 3 DESC, 2 LIMIT {size})"
             )
         } else {
             format!(
-                "(SELECT {i} AS facet, {value} AS value, count(*) AS n {from}{lateral} WHERE {where_} GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT {size})"
+                "(SELECT {i} AS facet, {value} AS value, count(*) AS n {source}{lateral} WHERE {where_} GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT {size})"
             )
         });
     }
