@@ -341,6 +341,34 @@ async fn facets_count_top_values_with_arrays_unnested() {
         i.err("contacts.facets", json!({"facets": ["uuid"]})).await,
         (400, "invalid_value".into())
     );
+    // A contact's email or profile names one contact: no sidebar counts by it. A company's
+    // website is shared by its contacts, so contacts may be counted by it.
+    for one_each in ["email", "mobile_phone", "contact_meta.linkedin_url"] {
+        assert_eq!(
+            i.err("contacts.facets", json!({"facets": [one_each]}))
+                .await,
+            (400, "invalid_value".into()),
+            "{one_each}"
+        );
+    }
+    assert_eq!(
+        i.err(
+            "companies.facets",
+            json!({"facets": ["company_meta.website"]})
+        )
+        .await,
+        (400, "invalid_value".into())
+    );
+    let by_site = i
+        .ok(
+            "contacts.facets",
+            json!({"facets": ["company_meta.website"], "size": 1}),
+        )
+        .await;
+    assert_eq!(
+        by_site["facets"]["company_meta.website"],
+        json!([{"value": "https://acme.example", "count": 2}])
+    );
     // A facet named twice is one list of `size` values, not the list twice over.
     let twice = i
         .ok(

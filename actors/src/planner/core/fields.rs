@@ -166,6 +166,31 @@ impl Field {
         matches!(self.column, "text_search" | "title_normalized")
     }
 
+    /// Contact points and profile links: each value belongs to one person or one company, so
+    /// counting rows per value answers nothing and, over a million rows, takes seconds.
+    pub fn is_identifier(&self) -> bool {
+        matches!(
+            self.column,
+            "email"
+                | "mobile_phone"
+                | "phone"
+                | "website"
+                | "linkedin_url"
+                | "facebook_url"
+                | "twitter_url"
+        )
+    }
+
+    /// Its table holds at most one row per row of `entity` (the base table and its own
+    /// metadata), so an identifier there names a single result.
+    pub fn is_one_per(&self, entity: Entity) -> bool {
+        matches!(
+            (entity, self.table),
+            (Entity::Contacts, Table::Contacts | Table::ContactsMeta)
+                | (Entity::Companies, Table::Companies | Table::CompaniesMeta)
+        )
+    }
+
     pub fn is_text(&self) -> bool {
         matches!(self.kind, Kind::Text | Kind::Keyword)
     }

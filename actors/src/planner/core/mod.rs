@@ -393,6 +393,17 @@ impl Planner {
                     "cannot be faceted (values are unique)",
                 ));
             }
+            // A company's website is shared by its contacts, so it may be faceted on
+            // contacts; a contact's email never is.
+            if f.is_identifier() && f.is_one_per(entity) {
+                return Err(ApiError::invalid(
+                    name,
+                    format!(
+                        "cannot be faceted (each value belongs to one {})",
+                        entity.singular()
+                    ),
+                ));
+            }
             // A field named twice is counted once: the reply has one list per name.
             if !fields.iter().any(|g| std::ptr::eq(*g, f)) {
                 fields.push(f);
