@@ -223,75 +223,35 @@ async fn answer(
     match route {
         Route::Search(e) => {
             let req: SearchRequest = ctx.codec.decode(meta, n, body)?;
-            if !use_cache(req.cache) || req.explain {
-                let a = planner
-                    .ask(|r| PlannerMsg::Search(e, Box::new(req), r), deadline)
-                    .await?;
-                return Ok(Out::Answer(a, Some(Source::Miss)));
-            }
-            let canonical = canon::search(e, &req, ctx.default_limit);
-            let mut names: Vec<&str> = req.sort.iter().map(|s| s.field.as_str()).collect();
-            names.extend(req.fields.iter().flatten().map(String::as_str));
-            let deps = dependencies(e, &req.filters, &names);
+            let cacheable = (use_cache(req.cache) && !req.explain).then(|| {
+                let mut names: Vec<&str> = req.sort.iter().map(|s| s.field.as_str()).collect();
+                names.extend(req.fields.iter().flatten().map(String::as_str));
+                (
+                    canon::search(e, &req, ctx.default_limit),
+                    dependencies(e, &req.filters, &names),
+                )
+            });
             let ask = || planner.ask(|r| PlannerMsg::Search(e, Box::new(req), r), deadline);
-            through_cache(
-                ctx,
-                route,
-                n,
-                raw,
-                &canonical,
-                deps,
-                ctx.cache.result_ttl_ms(),
-                ask,
-            )
-            .await
+            planned(ctx, route, n, raw, cacheable, ask).await
         }
         Route::Count(e) => {
             let req: CountRequest = ctx.codec.decode(meta, n, body)?;
-            if !use_cache(req.cache) {
-                let a = planner
-                    .ask(|r| PlannerMsg::Count(e, req, r), deadline)
-                    .await?;
-                return Ok(Out::Answer(a, Some(Source::Miss)));
-            }
-            let canonical = canon::count(e, &req);
-            let deps = dependencies(e, &req.filters, &[]);
+            let cacheable = use_cache(req.cache)
+                .then(|| (canon::count(e, &req), dependencies(e, &req.filters, &[])));
             let ask = || planner.ask(|r| PlannerMsg::Count(e, req, r), deadline);
-            through_cache(
-                ctx,
-                route,
-                n,
-                raw,
-                &canonical,
-                deps,
-                ctx.cache.result_ttl_ms(),
-                ask,
-            )
-            .await
+            planned(ctx, route, n, raw, cacheable, ask).await
         }
         Route::Facets(e) => {
             let req: FacetsRequest = ctx.codec.decode(meta, n, body)?;
-            if !use_cache(req.cache) {
-                let a = planner
-                    .ask(|r| PlannerMsg::Facets(e, req, r), deadline)
-                    .await?;
-                return Ok(Out::Answer(a, Some(Source::Miss)));
-            }
-            let canonical = canon::facets(e, &req);
-            let names: Vec<&str> = req.facets.iter().map(String::as_str).collect();
-            let deps = dependencies(e, &req.filters, &names);
+            let cacheable = use_cache(req.cache).then(|| {
+                let names: Vec<&str> = req.facets.iter().map(String::as_str).collect();
+                (
+                    canon::facets(e, &req),
+                    dependencies(e, &req.filters, &names),
+                )
+            });
             let ask = || planner.ask(|r| PlannerMsg::Facets(e, req, r), deadline);
-            through_cache(
-                ctx,
-                route,
-                n,
-                raw,
-                &canonical,
-                deps,
-                ctx.cache.result_ttl_ms(),
-                ask,
-            )
-            .await
+            planned(ctx, route, n, raw, cacheable, ask).await
         }
         Route::Get(e) => {
             let req: GetRequest = ctx.codec.decode(meta, n, body)?;
@@ -321,6 +281,29 @@ async fn answer(
             let run = || async move { apollo::analyze(&req.url, industries) };
             let ttl = ctx.cache.apollo_ttl_ms();
             through_cache(ctx, route, n, raw, &canonical, Tables::NONE, ttl, run).await
+        }
+    }
+}
+
+/// A planner request: through the cache under its canonical form and the tables it reads, or
+/// straight to the planner when the caller or the configuration turned the cache off.
+async fn planned<F, Fut>(
+    ctx: &Ctx,
+    route: Route,
+    n: Negotiated,
+    raw: Option<Key>,
+    cacheable: Option<(serde_json::Value, Tables)>,
+    ask: F,
+) -> Result<Out, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Answer, ApiError>>,
+{
+    match cacheable {
+        None => Ok(Out::Answer(ask().await?, Some(Source::Miss))),
+        Some((canonical, deps)) => {
+            let ttl = ctx.cache.result_ttl_ms();
+            through_cache(ctx, route, n, raw, &canonical, deps, ttl, ask).await
         }
     }
 }
